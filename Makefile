@@ -1,0 +1,49 @@
+# Lantern: the two commands a new user needs are `make quickstart` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export MLFLOW_DISABLE_TELEMETRY := true
+export BENTOML_DO_NOT_TRACK := true
+
+# Size of the demo partnership; `make quickstart CHILDREN=10000` for a quicker look.
+CHILDREN ?= 40000
+YEARS ?= 3
+SEED ?= 7
+DATA ?= data/partnership
+
+.PHONY: quickstart test bench lint format venv clean docs
+
+venv: $(VENV)/.installed
+
+# Rebuilt only when the dependency pins change. constraints.txt pins every package CI tested.
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $@
+
+quickstart: venv
+	$(BIN)/lantern synth --children $(CHILDREN) --years $(YEARS) --seed $(SEED) --out $(DATA) --report
+	$(BIN)/lantern validate $(DATA)
+	$(BIN)/lantern features $(DATA) --snapshots quarterly --out $(DATA)/features.parquet
+
+test: venv lint
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+docs: venv
+	$(BIN)/lantern contract --out docs/data-contract.md
+
+bench: venv
+	$(BIN)/python -m benchmarks --out docs/benchmarks.md
+
+clean:
+	rm -rf $(VENV) data tests/artifacts .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Fairness audit of any scores, labels and groups."""

@@ -1,0 +1,1 @@
+"""The BentoML service, explanations, auth, audit log and practitioner page."""

@@ -1,0 +1,1 @@
+"""Training pipelines, evaluation, MLflow tracking and the promotion gate."""
