@@ -1,0 +1,1 @@
+"""The ``lantern`` command's subcommands, one module per area."""
