@@ -1,0 +1,109 @@
+"""Outcome definitions (config, not code) and the labels they give each snapshot row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, Field, RootModel, field_validator
+
+from features.pointintime import DATE_COLUMN, Records
+
+DEFAULT_OUTCOMES = Path(__file__).with_name("outcomes.yaml")
+
+
+class Component(BaseModel):
+    """Records in one table that count as the outcome."""
+
+    table: str
+    where: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("table")
+    @classmethod
+    def _known_table(cls, table: str) -> str:
+        if table not in DATE_COLUMN:
+            raise ValueError(f"unknown table {table!r}; use one of {sorted(DATE_COLUMN)}")
+        return table
+
+    def matches(self, rows: pd.DataFrame) -> np.ndarray:
+        """Which of ``rows`` count as the outcome."""
+        mask = np.ones(len(rows), dtype=bool)
+        for column, value in self.where.items():
+            if column not in rows:
+                raise ValueError(
+                    f"outcome component on {self.table!r} filters on {column!r}, which that "
+                    f"table does not have; its columns are {list(rows.columns)}"
+                )
+            values = rows[column].to_numpy()
+            mask &= np.isin(values, value) if isinstance(value, list) else values == value
+        return mask
+
+
+class Outcome(BaseModel):
+    """An outcome: any of its components within ``window_months`` after the snapshot."""
+
+    description: str
+    window_months: int = Field(12, gt=0, le=60)
+    any_of: list[Component] = Field(min_length=1)
+
+
+class Outcomes(RootModel[dict[str, Outcome]]):
+    """The outcomes a partnership models, by name."""
+
+    def __getitem__(self, name: str) -> Outcome:
+        try:
+            return self.root[name]
+        except KeyError:
+            raise KeyError(f"no outcome {name!r}; defined: {sorted(self.root)}") from None
+
+    def __iter__(self):
+        return iter(self.root)
+
+    def items(self):
+        """(name, outcome) pairs."""
+        return self.root.items()
+
+
+def load_outcomes(path: Path | None = None) -> Outcomes:
+    """Read outcome definitions from YAML (default: the package's ``outcomes.yaml``)."""
+    path = Path(path) if path else DEFAULT_OUTCOMES
+    return Outcomes.model_validate(yaml.safe_load(path.read_text()))
+
+
+def outcome_dates(records: Records, outcome: Outcome) -> pd.DataFrame:
+    """Every record that counts as the outcome: child position and date."""
+    parts = []
+    for component in outcome.any_of:
+        rows = records.tables[component.table]
+        hits = rows[component.matches(rows)]
+        parts.append(
+            pd.DataFrame(
+                {"_child": hits["_child"].to_numpy(), "date": hits[DATE_COLUMN[component.table]]}
+            )
+        )
+    return pd.concat(parts, ignore_index=True).sort_values("date", kind="stable")
+
+
+def label(
+    events: pd.DataFrame,
+    children: np.ndarray,
+    t: pd.Timestamp,
+    window_months: int,
+    observed_until: pd.Timestamp,
+    n_children: int,
+) -> np.ndarray:
+    """1 where a child has an outcome record in ``(t, t + window]``, else 0.
+
+    NaN for every child when the window runs past ``observed_until``: the outcome is not
+    yet known, and 0 would be a false "no".
+    """
+    end = t + pd.DateOffset(months=window_months)
+    if end > observed_until:
+        return np.full(len(children), np.nan)
+    dates = events["date"].to_numpy()
+    hit = (dates > np.datetime64(t)) & (dates <= np.datetime64(end))
+    flags = np.bincount(events["_child"].to_numpy()[hit], minlength=n_children) > 0
+    return flags[children].astype(float)

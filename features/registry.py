@@ -1,0 +1,179 @@
+"""The feature registry: each feature is one small function named after its column.
+
+A feature function takes an :class:`~features.pointintime.AsOf` view of the partnership's
+records at a snapshot date and returns one value per child in that snapshot's cohort. Its
+one-line docstring is the phrase a practitioner reads in an explanation, so it is written for
+them. The :func:`feature` decorator records the rest (source, window, unit, sensitivity); the
+registry is built from the code, never from a copy of it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Literal
+
+import numpy as np
+
+Unit = Literal["count", "rate", "flag", "years", "months", "days", "points"]
+
+SOURCES = {
+    "children": "Partnership records",
+    "school_census": "School",
+    "exclusions": "School",
+    "social_care": "Children's social care",
+    "police": "Police",
+    "health": "Health",
+    "youth_justice": "Youth justice service",
+    "education_status": "Careers and participation service",
+    "relationships": "Family and peer links",
+    "area": "Neighbourhood",
+}
+"""Where each source's records come from, as practitioners name the agency."""
+
+_MARK = "__lantern_feature__"
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """What the registry knows about one feature.
+
+    Attributes
+    ----------
+    name : str
+        The column name, which is also the function's name.
+    description : str
+        The plain-English phrase used in explanations (the function's docstring).
+    source : str
+        The table the feature reads, a key of :data:`SOURCES`.
+    window : str
+        The look-back window in words, e.g. ``"12 months"``, ``"ever"``, ``"at the date"``.
+    unit : str
+        How the value reads: a count, a rate (0-1), a flag (0/1), years, months or days.
+    sensitive : bool
+        Special-category or otherwise sensitive; a model uses it only where its feature-set
+        config says so, with a written justification.
+    func : callable
+        ``func(asof) -> np.ndarray`` of floats, NaN where the value is not known.
+    """
+
+    name: str
+    description: str
+    source: str
+    window: str
+    unit: Unit
+    sensitive: bool
+    func: Callable[..., np.ndarray]
+
+    @property
+    def agency(self) -> str:
+        """The agency a practitioner would name for this feature's records."""
+        return SOURCES[self.source]
+
+    def phrase(self, value: float) -> str:
+        """The description with the value, e.g. ``"Attendance over the last term: 71%"``."""
+        return f"{self.description.rstrip('.')}: {format_value(value, self.unit)}"
+
+
+def format_value(value: float, unit: str) -> str:
+    """Format a feature value for a person to read, ``"not recorded"`` when missing."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "not recorded"
+    if unit == "rate":
+        return f"{value:.0%}"
+    if unit == "flag":
+        return "yes" if value >= 0.5 else "no"
+    if unit == "points":
+        return f"{value:+.0f} percentage points"
+    if unit in ("count", "years", "months", "days"):
+        number = f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+        return number if unit == "count" else f"{number} {unit}"
+    return f"{value:g}"
+
+
+def feature(
+    *, source: str, window: str, unit: Unit, sensitive: bool = False
+) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
+    """Mark a function as a feature; its name is the column, its docstring the phrase.
+
+    Parameters
+    ----------
+    source : str
+        The table it reads (a key of :data:`SOURCES`).
+    window : str
+        The look-back window, in words.
+    unit : {"count", "rate", "flag", "years", "months", "days", "points"}
+        How its value reads.
+    sensitive : bool, default False
+        Whether the feature is sensitive (used only where a feature set justifies it).
+    """
+    if source not in SOURCES:
+        raise ValueError(f"unknown feature source {source!r}; use one of {sorted(SOURCES)}")
+
+    def mark(func: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+        doc = inspect.getdoc(func)
+        if not doc or "\n" in doc.strip():
+            raise ValueError(
+                f"feature {func.__name__} needs a one-line docstring: the phrase a "
+                "practitioner reads in an explanation"
+            )
+        setattr(func, _MARK, dict(source=source, window=window, unit=unit, sensitive=sensitive))
+        return func
+
+    return mark
+
+
+class Registry(Mapping[str, FeatureSpec]):
+    """An ordered, read-only collection of features, looked up by column name."""
+
+    def __init__(self, specs: Iterable[FeatureSpec]):
+        self._specs: dict[str, FeatureSpec] = {}
+        for spec in specs:
+            if spec.name in self._specs:
+                raise ValueError(f"feature {spec.name!r} is defined twice")
+            self._specs[spec.name] = spec
+
+    @classmethod
+    def from_modules(cls, modules: Iterable[ModuleType]) -> Registry:
+        """Collect every function marked with :func:`feature` in the modules, in order."""
+        specs = []
+        for module in modules:
+            for name, func in vars(module).items():
+                meta = getattr(func, _MARK, None)
+                if meta is None or func.__module__ != module.__name__:
+                    continue
+                specs.append(
+                    FeatureSpec(name=name, description=inspect.getdoc(func), func=func, **meta)
+                )
+        return cls(specs)
+
+    def __getitem__(self, name: str) -> FeatureSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise KeyError(
+                f"no feature named {name!r}; `lantern features --list` shows the registry"
+            ) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def select(self, names: Iterable[str]) -> Registry:
+        """A registry of just these features, in the order given."""
+        return Registry(self[name] for name in names)
+
+    def sources(self) -> set[str]:
+        """The sources the features read."""
+        return {spec.source for spec in self.values()}
+
+
+def default_registry() -> Registry:
+    """Lantern's features, from every module in :mod:`features.definitions`."""
+    from features import definitions
+
+    return Registry.from_modules(definitions.MODULES)
