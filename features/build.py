@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from features.outcomes import Outcomes, label, load_outcomes, outcome_dates
-from features.pointintime import AsOf, Records, index_records
+from features.pointintime import DATE_COLUMN, AsOf, Records, index_records
 from features.registry import Registry, default_registry
 
 KEY_COLUMNS = ("child_id", "snapshot_date")
@@ -43,6 +43,29 @@ def snapshot_dates(
     first = pd.Timestamp(start).to_period("M").to_timestamp()
     candidates = pd.date_range(first, pd.Timestamp(end), freq="MS")
     return [t for t in candidates if t.month in months]
+
+
+def coverage_start(records: Records) -> pd.Timestamp:
+    """The month from which the extracts cover the partnership: the median of the tables'
+    first dates, floored to the month.
+
+    The median ignores both histories that reach far back (old social care episodes) and
+    sparse tables whose first record comes late by chance (youth justice outcomes).
+    """
+    firsts = [
+        frame[DATE_COLUMN[name]].min() for name, frame in records.tables.items() if len(frame)
+    ]
+    if not firsts:
+        raise ValueError("the extracts hold no dated records: there is nothing to build from")
+    return (
+        pd.Series(firsts).sort_values().iloc[(len(firsts) - 1) // 2].to_period("M").to_timestamp()
+    )
+
+
+def default_snapshot_dates(records: Records, frequency: str = "quarterly") -> list[pd.Timestamp]:
+    """Snapshot dates from a year after :func:`coverage_start` to the records' end."""
+    start = coverage_start(records) + pd.DateOffset(months=12)
+    return snapshot_dates(start, records.data_end(), frequency)
 
 
 def audit_columns(asof: AsOf) -> dict[str, np.ndarray]:

@@ -153,9 +153,7 @@ class Registry(Mapping[str, FeatureSpec]):
         try:
             return self._specs[name]
         except KeyError:
-            raise KeyError(
-                f"no feature named {name!r}; `lantern features --list` shows the registry"
-            ) from None
+            raise KeyError(f"no feature named {name!r}; `lantern registry` lists them") from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._specs)

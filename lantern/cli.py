@@ -12,3 +12,9 @@ from lantern.commands import contract as _contract  # noqa: E402
 
 app.command("validate")(_contract.validate)
 app.command("contract")(_contract.contract)
+
+from lantern.commands import partnership as _partnership  # noqa: E402
+
+app.command("synth")(_partnership.synth)
+app.command("features")(_partnership.features)
+app.command("registry")(_partnership.list_features)

@@ -1,0 +1,1 @@
+"""Lantern's benchmarks: ``make bench`` runs them and rewrites docs/benchmarks.md."""
