@@ -282,7 +282,7 @@ class Simulation:
         logits[:, cats.index("abuse_or_neglect")] += 0.5 * a
         logits[:, cats.index("extra_familial_harm")] += m["extra_familial_harm_exploitation"] * e
         logits[:, cats.index("socially_unacceptable_behaviour")] += 0.6 * e
-        logits[:, cats.index("child_mental_health")] += 1.0 * mh
+        logits[:, cats.index("child_mental_health")] += m["mental_health_category"] * mh
         disability = m["disability_recorded_given_ehcp"]
         logits[:, cats.index("child_disability")] = np.select(
             [sen == 2, sen == 1], [np.log(disability * 8), np.log(disability * 2)], -9.0
