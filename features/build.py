@@ -101,7 +101,7 @@ def build_snapshot(
     pd.DataFrame
         ``child_id``, ``snapshot_date``, the audit columns and one float column per feature.
     """
-    registry = registry or default_registry()
+    registry = default_registry() if registry is None else registry
     asof = AsOf(records, t)
     columns: dict[str, np.ndarray] = {
         "child_id": records.children["child_id"].to_numpy()[asof.cohort],
@@ -152,7 +152,7 @@ def build_features(
         One row per child per snapshot: keys, audit columns, features, ``label_*`` columns.
     """
     records = tables if isinstance(tables, Records) else index_records(tables)
-    registry = registry or default_registry()
+    registry = default_registry() if registry is None else registry
     outcomes = outcomes or load_outcomes()
     observed_until = pd.Timestamp(observed_until or records.data_end())
     events = {name: outcome_dates(records, outcome) for name, outcome in outcomes.items()}
