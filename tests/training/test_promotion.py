@@ -1,0 +1,206 @@
+"""The promotion gate against a real MLflow sqlite store: champion moves only past the gates."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from training.promotion import (
+    FAIRNESS_ARTIFACT,
+    PromotionPolicy,
+    fairness_gate,
+    performance_gates,
+    promote,
+)
+from training.tracking import (
+    TrackingSettings,
+    failure_safe_run,
+    get_alias,
+    load_run_artifact_json,
+    register_challenger,
+)
+
+MODEL = "toy"
+POLICY = PromotionPolicy()
+FAIR = {"passed": True, "reasons": ["selection rates within 0.8-1.25 for every group"]}
+CHAMPION_METRICS = {"auc": 0.75, "ece": 0.03}
+
+
+class Tiny(mlflow.pyfunc.PythonModel):
+    """Answers 0.5 for every row."""
+
+    def predict(self, context, model_input: list[float], params=None) -> list[float]:
+        return [0.5] * len(model_input)
+
+
+@pytest.fixture(scope="module")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, migrated sqlite store: copying it is much quicker than migrating anew."""
+    db = tmp_path_factory.mktemp("template") / "mlflow.db"
+    MlflowClient(f"sqlite:///{db}", f"sqlite:///{db}").search_registered_models()
+    return db
+
+
+@pytest.fixture
+def settings(empty_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh sqlite store in tmp_path; MLflow's global URIs are reset afterwards."""
+    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.delenv(var, raising=False)
+    shutil.copy(empty_store, tmp_path / "mlflow.db")
+    yield TrackingSettings(uri=f"sqlite:///{tmp_path}/mlflow.db", artifact_root=tmp_path / "art")
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+
+
+def train(settings: TrackingSettings, fairness: dict | None = FAIR) -> str:
+    """A training run that logs its fairness result and registers a challenger; its version."""
+    with failure_safe_run(MODEL, "quarter", settings) as run:
+        if fairness is not None:
+            mlflow.log_dict(fairness, FAIRNESS_ARTIFACT)
+        uri = mlflow.pyfunc.log_model(
+            name="model", python_model=Tiny(), pip_requirements=["mlflow==3.17.2"]
+        ).model_uri
+        version = register_challenger(
+            uri, MODEL, run_id=run.info.run_id, tags={}, settings=settings
+        )
+    return str(version.version)
+
+
+def challenger_fairness(settings: TrackingSettings) -> dict | None:
+    run_id = get_alias(MODEL, "challenger", settings).run_id
+    return load_run_artifact_json(run_id, FAIRNESS_ARTIFACT, settings)
+
+
+def tags(settings: TrackingSettings, version: str) -> dict[str, str]:
+    return MlflowClient(settings.uri, settings.uri).get_model_version(MODEL, version).tags
+
+
+def champion(settings: TrackingSettings) -> str | None:
+    version = get_alias(MODEL, "champion", settings)
+    return None if version is None else str(version.version)
+
+
+def run_promote(settings: TrackingSettings, challenger: dict[str, float], **kwargs):
+    if "fairness_result" not in kwargs:
+        kwargs["fairness_result"] = challenger_fairness(settings)
+    if "champion_metrics" not in kwargs:
+        kwargs["champion_metrics"] = CHAMPION_METRICS if champion(settings) else None
+    return promote(MODEL, challenger_metrics=challenger, policy=POLICY, settings=settings, **kwargs)
+
+
+@pytest.fixture
+def with_champion(settings: TrackingSettings) -> TrackingSettings:
+    """Version 1 is champion; version 2 is the challenger."""
+    train(settings)
+    assert run_promote(settings, CHAMPION_METRICS).promoted
+    train(settings)
+    return settings
+
+
+def test_first_promotion_with_no_champion(settings):
+    version = train(settings)
+    decision = run_promote(settings, {"auc": 0.70, "ece": 0.05})
+    assert decision.promoted and decision.previous_champion is None
+    assert [g.reason.startswith("no champion yet") for g in decision.gates[:2]] == [True, True]
+    assert champion(settings) == version == "1"
+    recorded = tags(settings, version)
+    assert recorded["lantern.promotion.decision"] == "promoted"
+    assert "lantern.promotion.at" in recorded
+    assert [g["name"] for g in json.loads(recorded["lantern.promotion.gates"])] == [
+        "auc",
+        "ece",
+        "fairness",
+    ]
+
+
+def test_passing_gates_move_champion_and_are_recorded(with_champion):
+    decision = run_promote(with_champion, {"auc": 0.745, "ece": 0.035})
+    assert decision.promoted and not decision.forced
+    assert (decision.version, decision.previous_champion) == ("2", "1")
+    assert champion(with_champion) == "2"
+    recorded = tags(with_champion, "2")
+    assert recorded["lantern.promotion.decision"] == "promoted"
+    assert recorded["lantern.promotion.previous_champion"] == "1"
+    assert all(g["passed"] for g in json.loads(recorded["lantern.promotion.gates"]))
+    assert "PROMOTED" in decision.summary()
+
+
+def test_worse_auc_is_refused_and_changes_no_alias(with_champion):
+    decision = run_promote(with_champion, {"auc": 0.72, "ece": 0.03})
+    assert not decision.promoted
+    assert champion(with_champion) == "1"
+    assert str(get_alias(MODEL, "challenger", with_champion).version) == "2"
+    recorded = tags(with_champion, "2")
+    assert recorded["lantern.promotion.decision"] == "refused"
+    auc = json.loads(recorded["lantern.promotion.gates"])[0]
+    assert auc["name"] == "auc" and not auc["passed"]
+    assert "0.720" in auc["reason"] and "0.750" in auc["reason"]
+    assert "REFUSED" in decision.summary() and "FAIL" in decision.summary()
+
+
+def test_missing_fairness_result_is_refused(with_champion):
+    decision = run_promote(with_champion, CHAMPION_METRICS, fairness_result=None)
+    assert not decision.promoted
+    assert champion(with_champion) == "1"
+    fairness = decision.gates[-1]
+    assert not fairness.passed
+    assert "lantern audit --model toy" in fairness.reason
+
+
+def test_fairness_result_read_from_the_run(settings):
+    train(settings, fairness={"passed": False, "reasons": ["SEND flagged at 1.6x"]})
+    assert challenger_fairness(settings)["passed"] is False
+    decision = run_promote(settings, CHAMPION_METRICS)
+    assert not decision.promoted and "SEND flagged at 1.6x" in decision.gates[-1].reason
+    assert champion(settings) is None
+
+
+def test_force_without_reason_is_an_error_and_changes_nothing(with_champion):
+    for reason in (None, "   "):
+        with pytest.raises(ValueError, match="--reason"):
+            run_promote(with_champion, {"auc": 0.5, "ece": 0.2}, force=True, reason=reason)
+    assert champion(with_champion) == "1"
+    assert "lantern.promotion.decision" not in tags(with_champion, "2")
+
+
+def test_force_with_reason_moves_champion_and_records_why(with_champion):
+    why = "champion trained on records since found to be duplicated"
+    decision = run_promote(with_champion, {"auc": 0.70, "ece": 0.03}, force=True, reason=why)
+    assert decision.promoted and decision.forced
+    assert champion(with_champion) == "2"
+    recorded = tags(with_champion, "2")
+    assert recorded["lantern.promotion.decision"] == "forced"
+    assert recorded["lantern.promotion.reason"] == why
+    assert why in decision.summary()
+
+
+def test_champion_without_its_metrics_is_an_error(with_champion):
+    with pytest.raises(ValueError, match="has a champion"):
+        run_promote(with_champion, CHAMPION_METRICS, champion_metrics=None)
+
+
+def test_no_challenger_is_an_error(settings):
+    with pytest.raises(LookupError, match="no challenger"):
+        run_promote(settings, CHAMPION_METRICS, fairness_result=FAIR, champion_metrics=None)
+
+
+def test_tolerances_are_inclusive():
+    at_edge = performance_gates({"auc": 0.74, "ece": 0.04}, CHAMPION_METRICS, POLICY)
+    assert all(g.passed for g in at_edge)
+    beyond = performance_gates({"auc": 0.7399, "ece": 0.0401}, CHAMPION_METRICS, POLICY)
+    assert [g.passed for g in beyond] == [False, False]
+    assert "0.010 allowed" in beyond[1].reason
+    nan = performance_gates({"auc": float("nan"), "ece": 0.03}, CHAMPION_METRICS, POLICY)
+    assert not nan[0].passed
+
+
+def test_fairness_gate_reads_the_result():
+    assert fairness_gate(FAIR, POLICY).passed
+    assert not fairness_gate({"reasons": []}, POLICY).passed
+    relaxed = PromotionPolicy(require_fairness=False)
+    assert fairness_gate(None, relaxed).passed

@@ -1,0 +1,282 @@
+"""Tracking and registration against a real MLflow sqlite store: nothing is half-written."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from training import tracking
+from training.promotion import PromotionPolicy, promote
+from training.tracking import (
+    TrackingSettings,
+    experiment_id,
+    failure_safe_run,
+    get_alias,
+    is_complete,
+    load_run_artifact_json,
+    register_challenger,
+)
+
+MODEL = "toy"
+PIP = ["mlflow==3.17.2"]
+
+
+class Tiny(mlflow.pyfunc.PythonModel):
+    """Answers 0.5 for every row."""
+
+    def predict(self, context, model_input: list[float], params=None) -> list[float]:
+        return [0.5] * len(model_input)
+
+
+@pytest.fixture(scope="module")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, migrated sqlite store: copying it is much quicker than migrating anew."""
+    db = tmp_path_factory.mktemp("template") / "mlflow.db"
+    MlflowClient(f"sqlite:///{db}", f"sqlite:///{db}").search_registered_models()
+    return db
+
+
+@pytest.fixture
+def settings(empty_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh sqlite store in tmp_path; MLflow's global URIs are reset afterwards."""
+    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.delenv(var, raising=False)
+    shutil.copy(empty_store, tmp_path / "mlflow.db")
+    yield TrackingSettings(uri=f"sqlite:///{tmp_path}/mlflow.db", artifact_root=tmp_path / "art")
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
+
+
+def client(settings: TrackingSettings) -> MlflowClient:
+    return MlflowClient(tracking_uri=settings.uri, registry_uri=settings.uri)
+
+
+def log_tiny() -> str:
+    """Log the tiny model in the active run; its ``models:/<model_id>`` URI."""
+    return mlflow.pyfunc.log_model(
+        name="model", python_model=Tiny(), pip_requirements=PIP
+    ).model_uri
+
+
+def train(settings: TrackingSettings, tags: dict[str, str] | None = None):
+    """A complete training run that registers a challenger; its version."""
+    with failure_safe_run(MODEL, "quarter", settings) as run:
+        uri = log_tiny()
+        return register_challenger(
+            uri, MODEL, run_id=run.info.run_id, tags=tags or {}, settings=settings
+        )
+
+
+def live_versions(settings: TrackingSettings) -> list[str]:
+    return [str(v.version) for v in client(settings).search_model_versions(f"name = '{MODEL}'")]
+
+
+def test_settings_default_to_mlruns_under_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    before = mlflow.get_tracking_uri()
+    settings = TrackingSettings()
+    assert settings.uri == f"sqlite:///{tmp_path}/mlruns/mlflow.db"
+    assert settings.artifact_root == tmp_path / "mlruns" / "artifacts"
+    assert mlflow.get_tracking_uri() == before  # constructing settings changes nothing
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere/x.db")
+    other = TrackingSettings()
+    assert other.uri == f"sqlite:///{tmp_path}/elsewhere/x.db"
+    assert other.artifact_root == tmp_path / "elsewhere" / "artifacts"
+
+
+def test_experiment_is_created_once_with_artifacts_under_root(settings):
+    first = experiment_id("exclusion_neet", settings)
+    assert experiment_id("exclusion_neet", settings) == first
+    experiment = client(settings).get_experiment(first)
+    assert experiment.name == "lantern/exclusion_neet"
+    assert experiment.artifact_location == (settings.artifact_root / "exclusion_neet").as_uri()
+
+
+def test_register_challenger_tags_then_aliases(settings):
+    first = train(settings, {"lantern.quarter": "2025Q1"})
+    mlflow_client = client(settings)
+    aliased = mlflow_client.get_model_version_by_alias(MODEL, "challenger")
+    assert str(aliased.version) == str(first.version) == "1"
+    assert aliased.tags["lantern.quarter"] == "2025Q1"
+    assert aliased.status == "READY"
+    assert mlflow_client.get_run(first.run_id).info.status == "FINISHED"
+    assert is_complete(first, settings)
+    assert "challenger" in mlflow_client.get_registered_model(MODEL).description
+
+    second = train(settings)
+    assert str(get_alias(MODEL, "challenger", settings).version) == "2"
+    assert second.tags[tracking.PREVIOUS_CHALLENGER_TAG] == "1"
+    assert mlflow.pyfunc.load_model(f"models:/{MODEL}@challenger").predict([1.0, 2.0]) == [0.5, 0.5]
+
+
+def test_failure_in_run_marks_it_failed_and_registers_nothing(settings):
+    with pytest.raises(RuntimeError, match="features went missing"):
+        with failure_safe_run(MODEL, "quarter", settings) as run:
+            log_tiny()
+            raise RuntimeError("features went missing")
+    finished = client(settings).get_run(run.info.run_id)
+    assert finished.info.status == "FAILED"
+    assert finished.data.tags["lantern.failure"] == "RuntimeError: features went missing"
+    assert get_alias(MODEL, "challenger", settings) is None
+    assert mlflow.active_run() is None
+
+
+def test_failure_after_registration_rolls_it_back(settings):
+    train(settings)
+    with pytest.raises(KeyboardInterrupt):
+        with failure_safe_run(MODEL, "quarter", settings) as run:
+            uri = log_tiny()
+            register_challenger(uri, MODEL, run_id=run.info.run_id, tags={}, settings=settings)
+            assert str(get_alias(MODEL, "challenger", settings).version) == "2"
+            raise KeyboardInterrupt
+    assert client(settings).get_run(run.info.run_id).info.status == "FAILED"
+    assert live_versions(settings) == ["1"]
+    assert str(get_alias(MODEL, "challenger", settings).version) == "1"  # put back
+
+
+def test_bad_tag_deletes_the_new_version(settings):
+    train(settings)
+    with failure_safe_run(MODEL, "quarter", settings) as run:
+        uri = log_tiny()
+        with pytest.raises(MlflowException, match="Invalid value"):
+            register_challenger(
+                uri, MODEL, run_id=run.info.run_id, tags={"a/../b": "x"}, settings=settings
+            )
+        assert live_versions(settings) == ["1"]
+        assert str(get_alias(MODEL, "challenger", settings).version) == "1"
+
+
+def test_interrupt_inside_registration_deletes_the_new_version(settings, monkeypatch):
+    train(settings)
+
+    def interrupted(*args, **kwargs):
+        assert live_versions(settings) == ["2", "1"]  # the version exists at this point
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tracking, "_set_version_tags", interrupted)
+    with failure_safe_run(MODEL, "quarter", settings) as run:
+        uri = log_tiny()
+        with pytest.raises(KeyboardInterrupt):
+            register_challenger(uri, MODEL, run_id=run.info.run_id, tags={}, settings=settings)
+        assert live_versions(settings) == ["1"]
+        assert str(get_alias(MODEL, "challenger", settings).version) == "1"
+
+
+def test_registration_outside_a_running_run_is_refused(settings):
+    with failure_safe_run(MODEL, "quarter", settings) as run:
+        uri = log_tiny()
+    with pytest.raises(ValueError, match="last step"):
+        register_challenger(uri, MODEL, run_id=run.info.run_id, tags={}, settings=settings)
+    assert live_versions(settings) == []
+
+
+def test_get_alias_is_none_when_model_or_alias_is_missing(settings):
+    assert get_alias("nobody", "champion", settings) is None
+    train(settings)
+    assert get_alias(MODEL, "champion", settings) is None
+
+
+def test_load_run_artifact_json(settings):
+    with failure_safe_run(MODEL, "quarter", settings) as run:
+        mlflow.log_dict({"passed": True, "reasons": []}, "fairness/result.json")
+    run_id = run.info.run_id
+    assert load_run_artifact_json(run_id, "fairness/result.json", settings) == {
+        "passed": True,
+        "reasons": [],
+    }
+    assert load_run_artifact_json(run_id, "fairness/missing.json", settings) is None
+
+
+KILLED_TRAINING = textwrap.dedent(
+    """
+    import signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    import mlflow
+    from training import tracking
+
+    class Tiny(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input: list[float], params=None) -> list[float]:
+            return model_input
+
+    def stall(*args, **kwargs):
+        print("IN_WINDOW", flush=True)
+        time.sleep(120)
+
+    tracking._set_version_tags = stall  # registration stops after the version is created
+    settings = tracking.TrackingSettings(uri=sys.argv[1], artifact_root=sys.argv[2])
+    with tracking.failure_safe_run("toy", "killed", settings) as run:
+        print("RUN", run.info.run_id, flush=True)
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=Tiny(), pip_requirements=["mlflow==3.17.2"]
+        )
+        tracking.register_challenger(
+            info.model_uri, "toy", run_id=run.info.run_id, tags={}, settings=settings
+        )
+    """
+)
+
+
+def kill_in_registration(settings: TrackingSettings, sig: int, tmp_path: Path) -> str:
+    """Run training in a subprocess, send ``sig`` inside registration; the run id."""
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "BENTOML_DO_NOT_TRACK": "true"}
+    with open(tmp_path / "stderr.txt", "w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KILLED_TRAINING, settings.uri, str(settings.artifact_root)],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=env,
+        )
+        try:
+            run_id = proc.stdout.readline().split()[-1]
+            assert proc.stdout.readline().strip() == "IN_WINDOW", (
+                tmp_path / "stderr.txt"
+            ).read_text()
+            proc.send_signal(sig)
+            assert proc.wait(timeout=60) != 0
+        finally:
+            proc.kill()
+            proc.wait()
+    return run_id
+
+
+def test_sigint_during_registration_leaves_no_version(settings, tmp_path):
+    run_id = kill_in_registration(settings, signal.SIGINT, tmp_path)
+    run = client(settings).get_run(run_id)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["lantern.failure"].startswith("KeyboardInterrupt")
+    assert get_alias(MODEL, "challenger", settings) is None
+    assert live_versions(settings) == []
+
+
+def test_sigkill_during_registration_leaves_no_challenger(settings, tmp_path):
+    run_id = kill_in_registration(settings, signal.SIGKILL, tmp_path)
+    assert get_alias(MODEL, "challenger", settings) is None
+    # A hard kill cannot clean up: the orphan has no alias, its run never finished, and it
+    # cannot be promoted.
+    (orphan,) = client(settings).search_model_versions(f"run_id = '{run_id}'")
+    assert not orphan.aliases
+    assert client(settings).get_run(run_id).info.status == "RUNNING"
+    assert not is_complete(orphan, settings)
+    with pytest.raises(ValueError, match="never finished registering"):
+        promote(
+            MODEL,
+            challenger_metrics={"auc": 0.8, "ece": 0.02},
+            champion_metrics=None,
+            fairness_result={"passed": True, "reasons": []},
+            policy=PromotionPolicy(),
+            settings=settings,
+            version=str(orphan.version),
+        )
+    assert get_alias(MODEL, "champion", settings) is None
