@@ -1,12 +1,29 @@
 """The ``lantern`` command: thin wiring over the packages' Python APIs."""
 
+import logging
+import os
+
 import typer
+
+# Quiet MLflow's progress bars and telemetry before it is imported by any verb.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
 app = typer.Typer(
     help="Lantern: explained, audited, advisory prompts for a safeguarding partnership.",
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+@app.callback()
+def _quiet_libraries() -> None:
+    # MLflow logs store migrations at INFO and warns that a Python model is pickled; the
+    # pickled class is Lantern's own (training.model.LanternPyfunc), so neither helps a user.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
+
 
 from lantern.commands import contract as _contract  # noqa: E402
 
@@ -18,3 +35,7 @@ from lantern.commands import partnership as _partnership  # noqa: E402
 app.command("synth")(_partnership.synth)
 app.command("features")(_partnership.features)
 app.command("registry")(_partnership.list_features)
+
+from lantern.commands import training as _training  # noqa: E402
+
+app.command("train")(_training.train)

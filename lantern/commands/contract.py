@@ -16,11 +16,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from lantern.commands import make_console
+
 if TYPE_CHECKING:
     from features.contract import Problem
-
-_PIPE_WIDTH = 200
-"""Console width when output is not a terminal, so that piped output is not wrapped early."""
 
 
 def validate(
@@ -90,10 +89,7 @@ def contract(
 
 
 def _console() -> Console:
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=_PIPE_WIDTH)
-    return console
+    return make_console()
 
 
 def _problem_table(problems: list[Problem]) -> Table:

@@ -1,0 +1,163 @@
+"""The model card (Mitchell et al., 2019), built from a training run's own facts.
+
+``model_card`` gathers the facts into a dict (logged as JSON); ``render_markdown`` writes
+them for people. Nothing here computes a metric.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+INTENDED_USE = (
+    "To prompt a professional conversation: a practitioner in the partnership (a school "
+    "safeguarding lead, social worker, youth justice or ED navigator) sees which children the "
+    "partnership's records suggest may need support, with the reasons, so that they can check "
+    "with the child and the family and record their own judgement."
+)
+OUT_OF_SCOPE = [
+    "Any decision about a child without a practitioner's own judgement: the prompt is advisory.",
+    "Enforcement, sanctions, exclusion decisions, or listing children as suspects.",
+    "Children outside the partnership the model was trained on, or ages outside 10-17.",
+    "Ranking or comparing schools, neighbourhoods or groups of children.",
+    "Sharing a score outside the purposes recorded in the audit log.",
+]
+ETHICAL = [
+    "Advisory only: every prompt says so, shows its uncertainty and reasons, and asks for the "
+    "practitioner's judgement.",
+    "Ethnicity, sex and religion are never features; they are kept beside the data only to "
+    "audit the model.",
+    "Recorded outcomes carry the bias of the agencies that record them: a child more often "
+    "stopped or recorded is more often 'positive'. The fairness report compares recorded and "
+    "(on synthetic data) true outcomes.",
+    "Victims and perpetrators are largely the same children: the model predicts involvement, "
+    "and prompts keep 'harmed' and 'harmed others' apart.",
+]
+CAVEATS = [
+    "Performance is measured on the latest complete year; risk is fluid, so retrain quarterly "
+    "and watch drift.",
+    "A missing agency record is not 'no concern': missing data is shown on every prompt.",
+    "Intervals are bootstrap 95% intervals over children in the test period.",
+]
+
+
+def model_card(
+    *,
+    name: str,
+    version: str | None,
+    outcome: dict[str, Any],
+    data: dict[str, Any],
+    metrics: dict[str, dict[str, str]],
+    features: list[dict[str, Any]],
+    sensitive: dict[str, str],
+    settings: dict[str, Any],
+    trained_at: str,
+) -> dict[str, Any]:
+    """The model card's facts, by Mitchell et al.'s sections."""
+    return {
+        "model_details": {
+            "name": name,
+            "version": version,
+            "trained_at": trained_at,
+            "type": "LightGBM gradient-boosted trees, Platt-calibrated on the validation period",
+            "outcome": outcome,
+            "settings": settings,
+        },
+        "intended_use": INTENDED_USE,
+        "out_of_scope_uses": OUT_OF_SCOPE,
+        "factors": {
+            "audited_groups": [
+                "ethnicity (DfE major groups)",
+                "SEND",
+                "sex",
+                "their intersections",
+            ],
+            "instrumentation": sorted({f["agency"] for f in features}),
+        },
+        "metrics": {
+            "chosen": [
+                "ROC AUC and average precision (ranking)",
+                "Brier score and expected calibration error (are the probabilities right?)",
+                "precision, recall and number flagged at the team's capacity (top-k)",
+            ],
+            "why": "Practitioners act on a short list sized to their capacity, and read the "
+            "probability in the prompt; both must be right.",
+        },
+        "evaluation_data": data["test"],
+        "training_data": data["train"],
+        "quantitative_analyses": metrics,
+        "features": features,
+        "sensitive_features": sensitive,
+        "ethical_considerations": ETHICAL,
+        "caveats_and_recommendations": CAVEATS,
+    }
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    head, *body = rows
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    return lines + ["| " + " | ".join(r) + " |" for r in body]
+
+
+def render_markdown(card: dict[str, Any]) -> str:
+    """The model card for people."""
+    d = card["model_details"]
+    lines = [
+        f"# Model card: {d['name']}" + (f" v{d['version']}" if d["version"] else ""),
+        "",
+        "## Model details",
+        f"- Type: {d['type']}",
+        f"- Trained: {d['trained_at']}",
+        f"- Outcome: {d['outcome']['description']}",
+        f"- Window: {d['outcome']['window_months']} months after the snapshot date",
+        "",
+        "## Intended use",
+        card["intended_use"],
+        "",
+        "## Out-of-scope uses",
+        *[f"- {u}" for u in card["out_of_scope_uses"]],
+        "",
+        "## Factors",
+        f"- Audited groups: {', '.join(card['factors']['audited_groups'])}",
+        f"- Records from: {', '.join(card['factors']['instrumentation'])}",
+        "",
+        "## Metrics",
+        *[f"- {m}" for m in card["metrics"]["chosen"]],
+        card["metrics"]["why"],
+        "",
+        "## Evaluation data",
+        *[f"- {k.replace('_', ' ')}: {v}" for k, v in card["evaluation_data"].items()],
+        "",
+        "## Training data",
+        *[f"- {k.replace('_', ' ')}: {v}" for k, v in card["training_data"].items()],
+        "",
+        "## Quantitative analyses",
+        "Test period, 95% bootstrap intervals. The indicator count is the additive checklist "
+        "partnerships use today; the oracle (synthetic data only) is the best any model of "
+        "these records could do.",
+        "",
+    ]
+    names = list(card["quantitative_analyses"])
+    metric_names = list(next(iter(card["quantitative_analyses"].values())))
+    rows = [["metric", *names]]
+    for metric in metric_names:
+        rows.append([metric, *[card["quantitative_analyses"][n].get(metric, "") for n in names]])
+    lines += _table(rows)
+    lines += [
+        "",
+        "## Sensitive features used, and why",
+        *([f"- **{k}**: {v}" for k, v in card["sensitive_features"].items()] or ["- none"]),
+        "",
+        "## Features",
+        *_table(
+            [["feature", "agency", "window", "phrase"]]
+            + [[f["name"], f["agency"], f["window"], f["description"]] for f in card["features"]]
+        ),
+        "",
+        "## Ethical considerations",
+        *[f"- {e}" for e in card["ethical_considerations"]],
+        "",
+        "## Caveats and recommendations",
+        *[f"- {c}" for c in card["caveats_and_recommendations"]],
+        "",
+    ]
+    return "\n".join(lines)

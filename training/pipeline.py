@@ -1,0 +1,384 @@
+"""Train, evaluate and register one outcome's model: the steps of ``lantern train``.
+
+Pure steps (split, fit, score, evaluate) and one edge that writes: :func:`log_and_register`
+logs everything to MLflow inside a failure-safe run and registers the model last, as
+``challenger``, so a crash or Ctrl-C leaves no half-registered version.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.build import AUDIT_COLUMNS, label_column
+from features.outcomes import Outcome, load_outcomes
+from features.registry import Registry, default_registry
+from training.baselines import default_rule, logistic_baseline
+from training.card import model_card, render_markdown
+from training.config import TrainingSettings
+from training.metrics import MetricSummary, evaluate, reliability_plot, reliability_table
+from training.model import ScoringModel, as_matrix, fit_booster, fit_platt
+from training.split import TemporalSplit, temporal_split
+from training.tracking import (
+    TrackingSettings,
+    failure_safe_run,
+    register_challenger,
+)
+
+PIP_REQUIREMENTS = [
+    "lightgbm==4.7.0",
+    "pandas==3.1.1",
+    "numpy",
+    "scikit-learn==1.9.1",
+    "mlflow==3.17.2",
+]
+TEST_ROWS = "evaluation/test_rows.parquet"
+"""The challenger's test rows, logged so a champion can be scored on exactly the same data."""
+
+
+@dataclass
+class Evaluation:
+    """Scores and metrics of the model, its baselines and (synthetic data) the oracle."""
+
+    scores: dict[str, np.ndarray]
+    metrics: dict[str, MetricSummary]
+    y: np.ndarray
+
+
+@dataclass
+class TrainResult:
+    """What one outcome's training run produced."""
+
+    outcome: str
+    model: ScoringModel
+    split: TemporalSplit
+    evaluation: Evaluation
+    run_id: str | None = None
+    version: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def summary_row(self) -> dict[str, str]:
+        """One line of the quickstart's summary table."""
+        m = self.evaluation.metrics
+        row = {
+            "model": self.outcome,
+            "version": self.version or "-",
+            "test AUC (95% CI)": m["lantern"].format("auc"),
+            "AP": f"{m['lantern'].point['average_precision']:.3f}",
+            "Brier": f"{m['lantern'].point['brier']:.4f}",
+            "ECE": f"{m['lantern'].point['ece']:.4f}",
+            "precision@2%": f"{m['lantern'].point['precision_at_k']:.3f}",
+            "rule AUC": f"{m['indicator_count'].point['auc']:.3f}",
+            "logistic AUC": f"{m['logistic'].point['auc']:.3f}",
+            "oracle AUC": f"{m['oracle'].point['auc']:.3f}" if "oracle" in m else "-",
+        }
+        return row
+
+
+def fit_model(
+    table: pd.DataFrame,
+    split: TemporalSplit,
+    features: list[str],
+    outcome: str,
+    settings: TrainingSettings,
+) -> ScoringModel:
+    """Fit the booster on the training snapshots and calibrate it on the validation one."""
+    label = label_column(outcome)
+    X_train, y_train = as_matrix(table.iloc[split.train], features), _y(table, split.train, label)
+    X_val, y_val = (
+        as_matrix(table.iloc[split.validation], features),
+        _y(table, split.validation, label),
+    )
+    booster = fit_booster(
+        X_train, y_train, X_val, y_val, settings.lightgbm, features=features, seed=settings.seed
+    )
+    slope, intercept = fit_platt(booster.predict(X_val, raw_score=True), y_val)
+    return ScoringModel(booster, features, slope, intercept, outcome)
+
+
+def _y(table: pd.DataFrame, rows: np.ndarray, label: str) -> np.ndarray:
+    return table[label].to_numpy()[rows].astype(int)
+
+
+def oracle_scores(
+    test: pd.DataFrame, ground_truth: pd.DataFrame | None, outcome: str, test_date: pd.Timestamp
+) -> np.ndarray | None:
+    """The generator's exact probability of the recorded outcome for the test rows, if known."""
+    column = f"p_recorded_{outcome}"
+    if ground_truth is None or column not in ground_truth:
+        return None
+    at = ground_truth[ground_truth["anchor_date"] == test_date].set_index("child_id")[column]
+    scores = at.reindex(test["child_id"]).to_numpy()
+    return None if np.isnan(scores).any() else scores
+
+
+def evaluate_all(
+    table: pd.DataFrame,
+    split: TemporalSplit,
+    model: ScoringModel,
+    outcome: str,
+    settings: TrainingSettings,
+    ground_truth: pd.DataFrame | None,
+) -> Evaluation:
+    """Score the test rows with the model, both baselines and the oracle; measure each."""
+    label = label_column(outcome)
+    test = table.iloc[split.test]
+    X_test = as_matrix(test, model.features)
+    y = _y(table, split.test, label)
+    logistic = logistic_baseline(seed=settings.seed)
+    logistic.fit(table.iloc[split.train][model.features], _y(table, split.train, label))
+    scores = {
+        "lantern": model.predict_proba(X_test),
+        "indicator_count": default_rule(outcome).score(test),
+        "logistic": logistic.predict_proba(test[model.features])[:, 1],
+    }
+    oracle = oracle_scores(test, ground_truth, outcome, split.test_date)
+    if oracle is not None:
+        scores["oracle"] = oracle
+    metrics = {
+        name: evaluate(
+            y, s, top_k_share=settings.top_k_share, n_boot=settings.bootstrap, seed=settings.seed
+        )
+        for name, s in scores.items()
+    }
+    return Evaluation(scores=scores, metrics=metrics, y=y)
+
+
+def train_outcome(
+    table: pd.DataFrame,
+    outcome: str,
+    settings: TrainingSettings,
+    *,
+    registry: Registry | None = None,
+    ground_truth: pd.DataFrame | None = None,
+    oracle_applies: bool = True,
+) -> TrainResult:
+    """Split, fit, calibrate and evaluate one outcome's model (no MLflow)."""
+    registry = default_registry() if registry is None else registry
+    features = settings.features.select(registry)
+    split = temporal_split(
+        table, label_column(outcome), test_child_share=settings.test_child_share, seed=settings.seed
+    )
+    model = fit_model(table, split, features, outcome, settings)
+    evaluation = evaluate_all(
+        table, split, model, outcome, settings, ground_truth if oracle_applies else None
+    )
+    return TrainResult(outcome=outcome, model=model, split=split, evaluation=evaluation)
+
+
+def data_summary(
+    table: pd.DataFrame, result: TrainResult, registry: Registry, outcome: Outcome
+) -> dict:
+    """Rows, snapshot dates, base rates and the features used, for the run and the card."""
+    label = label_column(result.outcome)
+    split = result.split
+
+    def part(rows: np.ndarray) -> dict:
+        return {
+            "rows": int(len(rows)),
+            "children": int(table["child_id"].iloc[rows].nunique()),
+            "base_rate": round(float(table[label].iloc[rows].mean()), 5),
+        }
+
+    return {
+        "outcome": result.outcome,
+        "definition": outcome.model_dump(),
+        "snapshot_dates": sorted(f"{d:%Y-%m-%d}" for d in table["snapshot_date"].unique()),
+        "split": split.describe(),
+        "train": {"snapshots": [f"{d:%Y-%m-%d}" for d in split.train_dates], **part(split.train)},
+        "validation": {"snapshot": f"{split.validation_date:%Y-%m-%d}", **part(split.validation)},
+        "test": {
+            "snapshot": f"{split.test_date:%Y-%m-%d}",
+            "held-out children only": True,
+            **part(split.test),
+        },
+        "features": [
+            {
+                "name": name,
+                "description": registry[name].description,
+                "agency": registry[name].agency,
+                "window": registry[name].window,
+                "unit": registry[name].unit,
+                "sensitive": registry[name].sensitive,
+            }
+            for name in result.model.features
+        ],
+    }
+
+
+def log_and_register(
+    table: pd.DataFrame,
+    result: TrainResult,
+    settings: TrainingSettings,
+    tracking: TrackingSettings,
+    *,
+    registry: Registry | None = None,
+    outcome_definition: Outcome | None = None,
+    register: bool = True,
+) -> TrainResult:
+    """Log the run to MLflow (params, metrics, card, plots, model); register it last."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from training.model import LanternPyfunc
+
+    registry = default_registry() if registry is None else registry
+    outcome_definition = outcome_definition or load_outcomes()[result.outcome]
+    summary = data_summary(table, result, registry, outcome_definition)
+    trained_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    with failure_safe_run(result.outcome, f"train {trained_at}", tracking) as run:
+        mlflow.log_params(
+            {
+                **{f"lightgbm.{k}": v for k, v in settings.lightgbm.model_dump().items()},
+                "best_iteration": result.model.booster.best_iteration,
+                "calibration.slope": round(result.model.slope, 6),
+                "calibration.intercept": round(result.model.intercept, 6),
+                "features": len(result.model.features),
+                "top_k_share": settings.top_k_share,
+                "bootstrap": settings.bootstrap,
+                "seed": settings.seed,
+                "test_date": f"{result.split.test_date:%Y-%m-%d}",
+            }
+        )
+        for name, summary_metrics in result.evaluation.metrics.items():
+            prefix = "" if name == "lantern" else f"{name}."
+            mlflow.log_metrics(
+                {f"{prefix}{k}": v for k, v in summary_metrics.as_flat().items() if np.isfinite(v)}
+            )
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            _write_artifacts(folder, table, result, summary, settings, trained_at)
+            mlflow.log_artifacts(str(folder / "run"))
+            example = table.iloc[result.split.test[:5]][result.model.features].astype(float)
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=LanternPyfunc(),
+                artifacts={"model": str(result.model.save(folder / "scoring"))},
+                signature=infer_signature(
+                    example,
+                    pd.DataFrame({"probability": result.model.predict_proba(example.to_numpy())}),
+                ),
+                input_example=example,
+                pip_requirements=PIP_REQUIREMENTS,
+            )
+        result.run_id = run.info.run_id
+        if register:
+            version = register_challenger(
+                info.model_uri,
+                result.outcome,
+                run_id=run.info.run_id,
+                tags={
+                    "lantern.test_date": f"{result.split.test_date:%Y-%m-%d}",
+                    "lantern.auc": f"{result.evaluation.metrics['lantern'].point['auc']:.4f}",
+                },
+                settings=tracking,
+            )
+            result.version = str(version.version)
+    return result
+
+
+def _write_artifacts(
+    folder: Path,
+    table: pd.DataFrame,
+    result: TrainResult,
+    summary: dict,
+    settings: TrainingSettings,
+    trained_at: str,
+) -> None:
+    run = folder / "run"
+    (run / "evaluation").mkdir(parents=True)
+    (run / "model_card").mkdir()
+    (run / "data_summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    test = table.iloc[result.split.test]
+    keep = ["child_id", "snapshot_date", *AUDIT_COLUMNS, label_column(result.outcome)]
+    rows = test[keep + result.model.features].copy()
+    for name, scores in result.evaluation.scores.items():
+        rows[f"score_{name}"] = scores
+    rows.to_parquet(run / TEST_ROWS, index=False)
+    tables = {
+        name: reliability_table(result.evaluation.y, s)
+        for name, s in result.evaluation.scores.items()
+        if name != "indicator_count"
+    }
+    reliability_plot(tables, f"Reliability: {result.outcome} (test period)").savefig(
+        run / "evaluation" / "reliability.png", dpi=110, bbox_inches="tight"
+    )
+    shap_plots(result.model, test, run / "evaluation", seed=settings.seed)
+    card = model_card(
+        name=result.outcome,
+        version=None,
+        outcome=summary["definition"],
+        data={"train": summary["train"], "test": summary["test"]},
+        metrics={
+            name: {
+                "ROC AUC": m.format("auc"),
+                "average precision": m.format("average_precision"),
+                "Brier": m.format("brier"),
+                "ECE": m.format("ece"),
+                f"precision at top {settings.top_k_share:.0%}": m.format("precision_at_k"),
+                f"recall at top {settings.top_k_share:.0%}": m.format("recall_at_k"),
+                "children flagged": f"{m.point['n_flagged']:.0f}",
+            }
+            for name, m in result.evaluation.metrics.items()
+        },
+        features=summary["features"],
+        sensitive={
+            n: j for n, j in settings.features.sensitive.items() if n in result.model.features
+        },
+        settings=settings.model_dump(exclude={"features"}),
+        trained_at=trained_at,
+    )
+    (run / "model_card" / "model_card.json").write_text(json.dumps(card, indent=2, default=str))
+    (run / "model_card" / "model_card.md").write_text(render_markdown(card))
+
+
+def shap_plots(model: ScoringModel, test: pd.DataFrame, folder: Path, *, seed: int, n: int = 2000):
+    """Global SHAP summary of the test period (beeswarm and bar), on a sample of children."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import shap
+
+    sample = test.sample(min(n, len(test)), random_state=seed)
+    X = sample[model.features].astype(float)
+    explanation = shap.TreeExplainer(model.booster)(X)
+    for kind, plot in (("beeswarm", shap.plots.beeswarm), ("bar", shap.plots.bar)):
+        plot(explanation, max_display=15, show=False)
+        plt.gcf().savefig(folder / f"shap_{kind}.png", dpi=110, bbox_inches="tight")
+        plt.close("all")
+
+
+def train_and_register(
+    table: pd.DataFrame,
+    outcomes: list[str],
+    settings: TrainingSettings,
+    tracking: TrackingSettings,
+    *,
+    ground_truth: pd.DataFrame | None = None,
+    outcome_definitions=None,
+    progress: Callable[[str], None] | None = None,
+) -> list[TrainResult]:
+    """Train, log and register each outcome's model in turn."""
+    definitions = outcome_definitions or load_outcomes()
+    default = load_outcomes()
+    results = []
+    for outcome in outcomes:
+        same_as_generator = outcome in default.root and definitions[outcome] == default[outcome]
+        result = train_outcome(
+            table, outcome, settings, ground_truth=ground_truth, oracle_applies=same_as_generator
+        )
+        if ground_truth is not None and not same_as_generator:
+            result.notes.append("no oracle: the outcome definition differs from the generator's")
+        log_and_register(table, result, settings, tracking, outcome_definition=definitions[outcome])
+        results.append(result)
+        if progress:
+            progress(outcome)
+    return results

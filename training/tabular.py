@@ -1,0 +1,239 @@
+"""Bring your own data: train on any table described by a small YAML.
+
+The same model, calibration and metrics as for a partnership, on one row per person:
+split by the time column (earliest 60% train, next 20% validation, latest 20% test), audit
+columns kept beside the data and never used as features. An existing tool's score column can
+be named, to compare it with Lantern on the same test rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from training.config import TrainingSettings
+from training.metrics import MetricSummary, evaluate
+from training.model import ScoringModel, fit_booster, fit_platt
+from training.tracking import TrackingSettings
+
+
+class TabularConfig(BaseModel):
+    """What a table holds and how to learn from it."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str
+    file: Path
+    id: str
+    label: str
+    time: str
+    numeric: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+    audit: list[str] = Field(default_factory=list)
+    filters: list[str] = Field(default_factory=list)
+    reference_score: str | None = None
+    reference_threshold: float | None = None
+
+    @model_validator(mode="after")
+    def _no_audit_features(self) -> TabularConfig:
+        both = set(self.audit) & set(self.numeric + self.categorical)
+        if both:
+            raise ValueError(f"{sorted(both)} are audit columns: they cannot also be features")
+        if not self.numeric + self.categorical:
+            raise ValueError("name at least one feature column under numeric or categorical")
+        return self
+
+    @property
+    def features(self) -> list[str]:
+        """The feature columns, numeric first."""
+        return self.numeric + self.categorical
+
+
+def load_tabular_config(path: Path) -> TabularConfig:
+    """Read a tabular config; ``file`` is relative to the YAML's folder."""
+    path = Path(path)
+    config = TabularConfig.model_validate(yaml.safe_load(path.read_text()))
+    return config.model_copy(update={"file": (path.parent / config.file).resolve()})
+
+
+def load_table(config: TabularConfig) -> pd.DataFrame:
+    """Read the file, apply the filters, and check every named column is there."""
+    frame = (
+        pd.read_parquet(config.file)
+        if config.file.suffix == ".parquet"
+        else pd.read_csv(config.file)
+    )
+    needed = [config.id, config.label, config.time, *config.features, *config.audit]
+    if config.reference_score:
+        needed.append(config.reference_score)
+    missing = [c for c in needed if c not in frame]
+    if missing:
+        raise KeyError(
+            f"{config.file.name} has no column(s) {missing}; its columns: {list(frame.columns)}"
+        )
+    for expression in config.filters:
+        frame = frame.query(expression)
+    frame = frame.assign(**{config.time: pd.to_datetime(frame[config.time])})
+    return frame.sort_values([config.time, config.id], kind="stable").reset_index(drop=True)
+
+
+def encode(frame: pd.DataFrame, config: TabularConfig, categories: dict[str, list]) -> np.ndarray:
+    """Features as floats: categories as integer codes (unknown: NaN), never pandas types."""
+    columns = [frame[c].to_numpy(dtype=float, na_value=np.nan) for c in config.numeric]
+    for c in config.categorical:
+        codes = pd.Categorical(frame[c], categories=categories[c]).codes.astype(float)
+        columns.append(np.where(codes < 0, np.nan, codes))
+    return np.column_stack(columns)
+
+
+def time_split(frame: pd.DataFrame, config: TabularConfig) -> dict[str, np.ndarray]:
+    """Earliest 60% train, next 20% validation, latest 20% test, by the time column; a person
+    (id) is wholly in the part of their first row."""
+    first = frame.groupby(config.id)[config.time].transform("min")
+    rank = first.rank(method="first", pct=True).to_numpy()
+    return {
+        "train": np.flatnonzero(rank <= 0.6),
+        "validation": np.flatnonzero((rank > 0.6) & (rank <= 0.8)),
+        "test": np.flatnonzero(rank > 0.8),
+    }
+
+
+@dataclass
+class TabularResult:
+    """A bring-your-own-data run."""
+
+    config: TabularConfig
+    model: ScoringModel
+    metrics: dict[str, MetricSummary]
+    accuracy: dict[str, float]
+    test: pd.DataFrame
+    run_id: str | None = None
+    version: str | None = None
+
+    def summary_row(self) -> dict[str, str]:
+        """One line of the summary table."""
+        row = {
+            "model": self.config.name,
+            "version": self.version or "-",
+            "test AUC (95% CI)": self.metrics["lantern"].format("auc"),
+            "accuracy": f"{self.accuracy['lantern']:.3f}",
+            "ECE": f"{self.metrics['lantern'].point['ece']:.4f}",
+            "logistic AUC": f"{self.metrics['logistic'].point['auc']:.3f}",
+        }
+        if "reference" in self.metrics:
+            row["reference AUC"] = f"{self.metrics['reference'].point['auc']:.3f}"
+            row["reference accuracy"] = f"{self.accuracy['reference']:.3f}"
+        return row
+
+
+def fit_tabular(config: TabularConfig, settings: TrainingSettings) -> TabularResult:
+    """Split by time, fit and calibrate, and evaluate beside a logistic regression and the
+    reference tool (at its own threshold) on the same test rows."""
+    from training.baselines import logistic_baseline
+
+    frame = load_table(config)
+    parts = time_split(frame, config)
+    train = frame.iloc[parts["train"]]
+    categories = {c: sorted(train[c].dropna().unique().tolist()) for c in config.categorical}
+    X = {k: encode(frame.iloc[rows], config, categories) for k, rows in parts.items()}
+    y = {k: frame[config.label].to_numpy()[rows].astype(int) for k, rows in parts.items()}
+    booster = fit_booster(
+        X["train"],
+        y["train"],
+        X["validation"],
+        y["validation"],
+        settings.lightgbm,
+        features=config.features,
+        seed=settings.seed,
+    )
+    slope, intercept = fit_platt(booster.predict(X["validation"], raw_score=True), y["validation"])
+    model = ScoringModel(booster, config.features, slope, intercept, config.name)
+    logistic = logistic_baseline(seed=settings.seed).fit(
+        pd.DataFrame(X["train"], columns=config.features), y["train"]
+    )
+    test = frame.iloc[parts["test"]].copy()
+    scores = {
+        "lantern": model.predict_proba(X["test"]),
+        "logistic": logistic.predict_proba(pd.DataFrame(X["test"], columns=config.features))[:, 1],
+    }
+    accuracy = {k: float(((s >= 0.5) == y["test"]).mean()) for k, s in scores.items()}
+    if config.reference_score:
+        scores["reference"] = test[config.reference_score].to_numpy(dtype=float)
+        if config.reference_threshold is not None:
+            flagged = scores["reference"] >= config.reference_threshold
+            accuracy["reference"] = float((flagged == y["test"]).mean())
+    metrics = {
+        k: evaluate(
+            y["test"],
+            s,
+            top_k_share=settings.top_k_share,
+            n_boot=settings.bootstrap,
+            seed=settings.seed,
+        )
+        for k, s in scores.items()
+    }
+    for k, s in scores.items():
+        test[f"score_{k}"] = s
+    return TabularResult(config, model, metrics, accuracy, test)
+
+
+def train_tabular(
+    config: TabularConfig,
+    settings: TrainingSettings,
+    tracking: TrackingSettings,
+    register: bool = True,
+) -> TabularResult:
+    """Fit, evaluate, log to MLflow and register as challenger (see :func:`fit_tabular`)."""
+    import tempfile
+
+    import mlflow
+
+    from training.model import LanternPyfunc
+    from training.pipeline import PIP_REQUIREMENTS
+    from training.tracking import failure_safe_run, register_challenger
+
+    result = fit_tabular(config, settings)
+    with failure_safe_run(config.name, f"train {config.name}", tracking) as run:
+        mlflow.log_params(
+            {
+                "source": config.file.name,
+                "rows_test": len(result.test),
+                "features": ",".join(config.features),
+                "label": config.label,
+            }
+        )
+        for name, m in result.metrics.items():
+            prefix = "" if name == "lantern" else f"{name}."
+            mlflow.log_metrics(
+                {f"{prefix}{k}": v for k, v in m.as_flat().items() if np.isfinite(v)}
+            )
+        mlflow.log_metrics({f"accuracy.{k}": v for k, v in result.accuracy.items()})
+        with tempfile.TemporaryDirectory() as tmp:
+            keep = [config.id, config.label, *config.audit] + [
+                c for c in result.test if c.startswith("score_")
+            ]
+            path = Path(tmp) / "test_rows.parquet"
+            result.test[keep].to_parquet(path, index=False)
+            mlflow.log_artifact(str(path), "evaluation")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=LanternPyfunc(),
+                artifacts={"model": str(result.model.save(Path(tmp) / "scoring"))},
+                pip_requirements=PIP_REQUIREMENTS,
+            )
+        result.run_id = run.info.run_id
+        if register:
+            version = register_challenger(
+                info.model_uri,
+                config.name,
+                run_id=run.info.run_id,
+                tags={"lantern.source": config.file.name},
+                settings=tracking,
+            )
+            result.version = str(version.version)
+    return result
