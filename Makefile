@@ -27,6 +27,7 @@ quickstart: venv
 	$(BIN)/lantern synth --children $(CHILDREN) --years $(YEARS) --seed $(SEED) --out $(DATA) --report
 	$(BIN)/lantern validate $(DATA)
 	$(BIN)/lantern features $(DATA) --snapshots quarterly --out $(DATA)/features.parquet
+	$(BIN)/lantern train $(DATA) --features $(DATA)/features.parquet
 
 test: venv lint
 	$(BIN)/python -m pytest

@@ -39,3 +39,8 @@ app.command("registry")(_partnership.list_features)
 from lantern.commands import training as _training  # noqa: E402
 
 app.command("train")(_training.train)
+
+from lantern.commands import models as _models  # noqa: E402
+
+app.command("promote")(_models.promote)
+app.command("retrain")(_models.retrain)

@@ -43,7 +43,8 @@ def score_with_version(name: str, version: str, rows: pd.DataFrame) -> pd.Series
     import mlflow.pyfunc
 
     model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
-    return model.predict(rows)["probability"]
+    inputs = model.metadata.get_input_schema().input_names()
+    return model.predict(rows[inputs])["probability"]
 
 
 def compare(name: str, settings: TrackingSettings, top_k_share: float = 0.02) -> Comparison:

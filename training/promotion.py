@@ -226,8 +226,11 @@ class PromotionDecision:
 
     def summary(self) -> str:
         """A short plain-text table of the decision and its gates."""
-        was = f"v{self.previous_champion}" if self.previous_champion else "none"
-        champion = f"champion was {was}" if self.promoted else f"champion stays {was}"
+        if self.previous_champion:
+            was = f"v{self.previous_champion}"
+            champion = f"champion was {was}" if self.promoted else f"champion stays {was}"
+        else:
+            champion = "first champion" if self.promoted else "still no champion"
         lines = [f"{self.name} v{self.version}: {self.decision.upper()} ({champion})"]
         width = max(len(g.name) for g in self.gates)
         lines += [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,8 @@ class TabularConfig(BaseModel):
     file: Path
     id: str
     label: str
-    time: str
+    time: str | None = None
+    split: Literal["time", "random"] = "time"
     numeric: list[str] = Field(default_factory=list)
     categorical: list[str] = Field(default_factory=list)
     audit: list[str] = Field(default_factory=list)
@@ -46,6 +48,8 @@ class TabularConfig(BaseModel):
             raise ValueError(f"{sorted(both)} are audit columns: they cannot also be features")
         if not self.numeric + self.categorical:
             raise ValueError("name at least one feature column under numeric or categorical")
+        if self.split == "time" and not self.time:
+            raise ValueError("a time split needs the time column: give `time:` or `split: random`")
         return self
 
     @property
@@ -68,7 +72,9 @@ def load_table(config: TabularConfig) -> pd.DataFrame:
         if config.file.suffix == ".parquet"
         else pd.read_csv(config.file)
     )
-    needed = [config.id, config.label, config.time, *config.features, *config.audit]
+    needed = [config.id, config.label, *config.features, *config.audit]
+    if config.time:
+        needed.append(config.time)
     if config.reference_score:
         needed.append(config.reference_score)
     missing = [c for c in needed if c not in frame]
@@ -78,6 +84,8 @@ def load_table(config: TabularConfig) -> pd.DataFrame:
         )
     for expression in config.filters:
         frame = frame.query(expression)
+    if not config.time:
+        return frame.sort_values(config.id, kind="stable").reset_index(drop=True)
     frame = frame.assign(**{config.time: pd.to_datetime(frame[config.time])})
     return frame.sort_values([config.time, config.id], kind="stable").reset_index(drop=True)
 
@@ -91,11 +99,23 @@ def encode(frame: pd.DataFrame, config: TabularConfig, categories: dict[str, lis
     return np.column_stack(columns)
 
 
-def time_split(frame: pd.DataFrame, config: TabularConfig) -> dict[str, np.ndarray]:
-    """Earliest 60% train, next 20% validation, latest 20% test, by the time column; a person
-    (id) is wholly in the part of their first row."""
-    first = frame.groupby(config.id)[config.time].transform("min")
-    rank = first.rank(method="first", pct=True).to_numpy()
+def split_rows(frame: pd.DataFrame, config: TabularConfig, seed: int = 7) -> dict[str, np.ndarray]:
+    """60% train, 20% validation, 20% test; a person (id) is wholly in one part.
+
+    ``split: time`` orders people by their first time (earliest train, latest test);
+    ``split: random`` uses a stable hash of the id, for files whose rows were selected in a
+    way that differs over time.
+    """
+    if config.split == "time":
+        first = frame.groupby(config.id)[config.time].transform("min")
+        rank = first.rank(method="first", pct=True).to_numpy()
+    else:
+        from training.split import held_out
+
+        ids = frame[config.id].astype(str)
+        rank = np.select(
+            [held_out(ids, 0.2, seed), held_out(ids, 0.25, seed + 1)], [0.9, 0.7], default=0.3
+        )
     return {
         "train": np.flatnonzero(rank <= 0.6),
         "validation": np.flatnonzero((rank > 0.6) & (rank <= 0.8)),
@@ -132,12 +152,12 @@ class TabularResult:
 
 
 def fit_tabular(config: TabularConfig, settings: TrainingSettings) -> TabularResult:
-    """Split by time, fit and calibrate, and evaluate beside a logistic regression and the
+    """Split, fit and calibrate, and evaluate beside a logistic regression and the
     reference tool (at its own threshold) on the same test rows."""
     from training.baselines import logistic_baseline
 
     frame = load_table(config)
-    parts = time_split(frame, config)
+    parts = split_rows(frame, config, settings.seed)
     train = frame.iloc[parts["train"]]
     categories = {c: sorted(train[c].dropna().unique().tolist()) for c in config.categorical}
     X = {k: encode(frame.iloc[rows], config, categories) for k, rows in parts.items()}
