@@ -50,6 +50,7 @@ class Evaluation:
     scores: dict[str, np.ndarray]
     metrics: dict[str, MetricSummary]
     y: np.ndarray
+    true_label: np.ndarray | None = None
 
 
 @dataclass
@@ -107,16 +108,17 @@ def _y(table: pd.DataFrame, rows: np.ndarray, label: str) -> np.ndarray:
     return table[label].to_numpy()[rows].astype(int)
 
 
-def oracle_scores(
+def ground_truth_for(
     test: pd.DataFrame, ground_truth: pd.DataFrame | None, outcome: str, test_date: pd.Timestamp
-) -> np.ndarray | None:
-    """The generator's exact probability of the recorded outcome for the test rows, if known."""
-    column = f"p_recorded_{outcome}"
-    if ground_truth is None or column not in ground_truth:
+) -> pd.DataFrame | None:
+    """The generator's exact probability of the recorded outcome (``oracle``) and the true
+    outcome (``true_label``) for each test row, where the ground truth covers them all."""
+    columns = {f"p_recorded_{outcome}": "oracle", f"y_true_{outcome}": "true_label"}
+    if ground_truth is None or not set(columns) <= set(ground_truth):
         return None
-    at = ground_truth[ground_truth["anchor_date"] == test_date].set_index("child_id")[column]
-    scores = at.reindex(test["child_id"]).to_numpy()
-    return None if np.isnan(scores).any() else scores
+    at = ground_truth[ground_truth["anchor_date"] == test_date].set_index("child_id")
+    found = at[list(columns)].rename(columns=columns).reindex(test["child_id"])
+    return None if found.isna().any().any() else found.reset_index(drop=True)
 
 
 def evaluate_all(
@@ -139,16 +141,17 @@ def evaluate_all(
         "indicator_count": default_rule(outcome).score(test),
         "logistic": logistic.predict_proba(test[model.features])[:, 1],
     }
-    oracle = oracle_scores(test, ground_truth, outcome, split.test_date)
-    if oracle is not None:
-        scores["oracle"] = oracle
+    truth = ground_truth_for(test, ground_truth, outcome, split.test_date)
+    if truth is not None:
+        scores["oracle"] = truth["oracle"].to_numpy()
     metrics = {
         name: evaluate(
             y, s, top_k_share=settings.top_k_share, n_boot=settings.bootstrap, seed=settings.seed
         )
         for name, s in scores.items()
     }
-    return Evaluation(scores=scores, metrics=metrics, y=y)
+    true_label = None if truth is None else truth["true_label"].to_numpy().astype(int)
+    return Evaluation(scores=scores, metrics=metrics, y=y, true_label=true_label)
 
 
 def train_outcome(
@@ -301,6 +304,8 @@ def _write_artifacts(
     rows = test[keep + result.model.features].copy()
     for name, scores in result.evaluation.scores.items():
         rows[f"score_{name}"] = scores
+    if result.evaluation.true_label is not None:
+        rows["true_label"] = result.evaluation.true_label
     rows.to_parquet(run / TEST_ROWS, index=False)
     tables = {
         name: reliability_table(result.evaluation.y, s)
