@@ -35,7 +35,8 @@ class Frequency(StrEnum):
     annual = "annual"
 
 
-def _progress() -> Progress:
+def progress_bar() -> Progress:
+    """A transient Rich progress bar: description, bar, count, elapsed time."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -102,7 +103,7 @@ def synth(
         settings["targets_path"] = targets
     config = SynthConfig(**settings)
     started = time.perf_counter()
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("simulating months", total=None)
         partnership = generate(
             config, progress=lambda done, total: progress.update(task, completed=done, total=total)
@@ -193,7 +194,7 @@ def features(
             "the extracts need a year of history first; give an earlier --start[/]"
         )
         raise typer.Exit(code=1)
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("building snapshots", total=len(dates))
         table = build_features(
             records,

@@ -85,10 +85,12 @@ def train(
     table = pd.read_parquet(features) if features else _build_features(data, definitions)
     ground_truth = pd.read_parquet(truth_path) if truth_path else None
     names = list(definitions) if model == ModelChoice.all else [model.value]
+    from lantern.commands.partnership import progress_bar
     from training.pipeline import train_and_register
 
     try:
-        with console.status("training") as status:
+        with progress_bar() as progress:
+            task = progress.add_task(f"training {', '.join(names)}", total=len(names))
             results = train_and_register(
                 table,
                 names,
@@ -96,7 +98,7 @@ def train(
                 tracking,
                 ground_truth=ground_truth,
                 outcome_definitions=definitions,
-                progress=lambda name: status.update(f"trained {name}"),
+                progress=lambda name: progress.advance(task),
             )
     except SplitError as err:
         console.print(f"[red]{err}[/]")
