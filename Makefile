@@ -12,7 +12,7 @@ YEARS ?= 3
 SEED ?= 7
 DATA ?= data/partnership
 
-.PHONY: quickstart test bench lint format venv clean docs
+.PHONY: quickstart test bench lint format venv clean docs browser
 
 venv: $(VENV)/.installed
 
@@ -29,7 +29,16 @@ quickstart: venv
 	$(BIN)/lantern features $(DATA) --snapshots quarterly --out $(DATA)/features.parquet
 	$(BIN)/lantern train $(DATA) --features $(DATA)/features.parquet
 
-test: venv lint
+# Headless Chromium for the browser tests (they skip without it); installed only if missing.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq chromium \
+	      || echo "could not install chromium (not root?): the browser tests will be skipped"; \
+	  else echo "no /usr/bin/chromium and no apt-get: the browser tests will be skipped"; fi; \
+	fi
+
+test: venv lint browser
 	$(BIN)/python -m pytest
 
 lint: venv

@@ -44,3 +44,7 @@ from lantern.commands import models as _models  # noqa: E402
 
 app.command("promote")(_models.promote)
 app.command("retrain")(_models.retrain)
+
+from lantern.commands import audit as _audit  # noqa: E402
+
+app.command("audit")(_audit.audit)

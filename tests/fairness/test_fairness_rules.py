@@ -1,0 +1,283 @@
+"""Suppression, flags, reference groups, label bias and the policy's verdict, on toys built
+to the row so that each rule is met exactly."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fairness import FairnessPolicy, audit, prepare_report, render_html, to_document
+
+
+def block(group: str, n: int, positives: int, flagged_pos: int, flagged_neg: int):
+    """``n`` rows of ``group``: ``positives`` with the outcome, of whom ``flagged_pos`` are
+    flagged (score 1), and ``flagged_neg`` flagged among the rest."""
+    y = np.r_[np.ones(positives), np.zeros(n - positives)].astype(int)
+    score = np.r_[
+        np.ones(flagged_pos),
+        np.zeros(positives - flagged_pos),
+        np.ones(flagged_neg),
+        np.zeros(n - positives - flagged_neg),
+    ]
+    # spread the scores a little (keeping the flags) so that AUC is defined and untied
+    score = score + np.linspace(0, 0.5, n)
+    return pd.DataFrame({"group": group, "y": y, "score": score})
+
+
+def toy(*blocks) -> pd.DataFrame:
+    return pd.concat(blocks, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- suppression
+
+
+@pytest.fixture(scope="module")
+def small_groups():
+    data = toy(
+        block("Large", 400, 100, 60, 30),
+        block("Tiny", 9, 4, 2, 1),
+        block("FewPositives", 60, 9, 5, 12),
+    )
+    result = audit(data, score="score", label="y", groups=["group"], threshold=1.0, n_boot=100)
+    report = prepare_report(result, policy=FairnessPolicy(group_columns=["group"]))
+    return result, to_document(report), render_html(report)
+
+
+def _row_text(html: str, group: str) -> list[str]:
+    """The visible text of every table row that starts with ``group``."""
+    rows = re.findall(rf'<tr[^>]*><td class="text">{group}( \(reference\))?</td>(.*?)</tr>', html)
+    return [re.sub(r"<[^>]+>", " ", cells) for _, cells in rows]
+
+
+def test_a_group_of_nine_is_suppressed_everywhere_and_says_so(small_groups):
+    result, doc, html = small_groups
+    group = next(g for g in doc["groups"] if g["group"] == "Tiny")
+    assert group == {
+        "grouping": "group",
+        "group": "Tiny",
+        "is_reference": False,
+        "n": None,
+        "flagged": None,
+        "suppressed": True,
+        "reason": "group_size",
+    }
+    tiny = [m for m in doc["metrics"] if m["group"] == "Tiny"]
+    assert tiny and all(m["value"] is None and m["suppressed"] for m in tiny)
+    assert all(d["ratio"] is None for d in doc["disparities"] if d["group"] == "Tiny")
+    assert any(s["group"] == "Tiny" and s["table"] == "groups" for s in doc["suppressed"])
+    rows = _row_text(html, "Tiny")
+    assert rows and all("suppressed" in r and not re.search(r"\d", r) for r in rows)
+    suppressed_section = html.split('id="suppressed"')[1].split("</section>")[0]
+    assert "Tiny" in suppressed_section and "fewer than 10 in the group" in suppressed_section
+
+
+def test_nine_positives_suppress_tpr_and_fnr_but_not_size_or_selection(small_groups):
+    result, doc, html = small_groups
+    few = result.by_group("group").loc["FewPositives"]
+    assert math.isnan(few["tpr"]) and math.isnan(few["fnr"])
+    assert few["selection_rate"] == pytest.approx(17 / 60)
+    assert few["fpr"] == pytest.approx(12 / 51)
+    n = result.groups.set_index("group").loc["FewPositives", "n"]
+    assert n == 60
+    reasons = {
+        (m["metric"], m["reason"])
+        for m in doc["metrics"]
+        if m["group"] == "FewPositives" and m["suppressed"]
+    }
+    assert ("tpr", "positives") in reasons and ("fnr", "positives") in reasons
+    assert ("auc", "positives") in reasons
+    assert not any(m for m, _ in reasons if m in ("selection_rate", "base_rate", "fpr"))
+    sizes = html.split('id="sizes"')[1].split("</section>")[0]
+    assert ">60<" in sizes
+    results = _row_text(html.split('id="results"')[1].split("</section>")[0], "FewPositives")[0]
+    assert "28.3%" in results and results.count("suppressed") == 3  # TPR, FNR, AUC
+
+
+def test_ten_flagged_are_needed_for_precision():
+    data = toy(block("A", 300, 60, 30, 10), block("B", 100, 30, 5, 4))
+    result = audit(data, score="score", label="y", groups=["group"], threshold=1.0, n_boot=0)
+    b = result.metrics.set_index(["group", "metric", "outcome"])
+    assert b.loc[("B", "precision", "recorded"), "reason"] == "flagged"
+    assert b.loc[("B", "fpr", "recorded"), "value"] == pytest.approx(4 / 70)
+
+
+# --------------------------------------------------------------------------- flags
+
+
+@pytest.fixture(scope="module")
+def disparity():
+    data = toy(
+        block("A", 2000, 400, 200, 100),  # selection 15%
+        block("B", 1000, 200, 160, 140),  # selection 30%: ratio 2, clearly outside
+        block("C", 60, 12, 6, 6),  # selection 20%: ratio 1.33, interval straddles 1.25
+    )
+    return audit(data, score="score", label="y", groups=["group"], threshold=1.0, n_boot=300)
+
+
+def test_reference_is_the_largest_group_by_default(disparity):
+    assert disparity.grouping("group").reference == "A"
+    assert disparity.groups.set_index("group").loc["A", "is_reference"]
+
+
+def test_wholly_outside_is_flagged_and_straddling_is_not(disparity):
+    d = disparity.disparities.set_index(["group", "metric"])
+    b, c = d.loc[("B", "selection_rate")], d.loc[("C", "selection_rate")]
+    assert b["ratio"] == pytest.approx(2.0) and b["low"] > 1.25 and b["flag"]
+    assert c["ratio"] == pytest.approx(4 / 3) and c["low"] < 1.25 < c["high"]
+    assert not c["flag"]
+    assert d.loc[("B", "fnr"), "ratio"] == pytest.approx(0.2 / 0.5) and d.loc[("B", "fnr"), "flag"]
+    assert not disparity.flags["group"].eq("A").any()
+
+
+def test_a_named_reference_and_a_wider_band(frame):
+    result = audit(
+        frame,
+        score="score",
+        label="y",
+        groups=["ethnicity", "sex"],
+        threshold=0.45,
+        references={"ethnicity": "Black"},
+        tolerance=(0.5, 2.0),
+        n_boot=50,
+    )
+    assert result.grouping("ethnicity").reference == "Black"
+    assert result.grouping("ethnicity × sex").reference.startswith("Black × ")
+    assert result.settings.tolerance == (0.5, 2.0)
+    with pytest.raises(ValueError, match="its groups are: .*White"):
+        audit(
+            frame,
+            score="score",
+            label="y",
+            groups=["ethnicity"],
+            threshold=0.4,
+            references={"ethnicity": "Purple"},
+            n_boot=0,
+        )
+
+
+def test_bad_input_names_the_column_and_row(frame):
+    bad = frame.assign(y=frame["y"].astype(object))
+    bad.loc[7, "y"] = 2
+    with pytest.raises(ValueError, match=r"'y' must hold only 0 and 1.*row 7.*2"):
+        audit(bad, score="score", label="y", groups=["sex"], threshold=0.5)
+    with pytest.raises(ValueError, match="columns are: .*ethnicity"):
+        audit(frame, score="score", label="y", groups=["race"], threshold=0.5)
+    nan_score = frame.assign(score=frame["score"].where(frame.index != 3))
+    with pytest.raises(ValueError, match="'score' must be a finite number.*row 3"):
+        audit(nan_score, score="score", label="y", groups=["sex"], threshold=0.5)
+
+
+def test_missing_group_values_form_their_own_group(frame):
+    data = frame.assign(sex=frame["sex"].where(frame.index % 50 != 0))
+    result = audit(data, score="score", label="y", groups=["sex"], threshold=0.45, n_boot=0)
+    sizes = result.groups.set_index("group")["n"]
+    assert sizes["(missing)"] == 60 and sizes.drop("all").sum() == len(frame)
+
+
+# --------------------------------------------------------------------------- label bias
+
+
+@pytest.fixture(scope="module")
+def label_bias():
+    """True outcomes equal in both groups (20%), but A's are recorded only half the time."""
+    rows = []
+    for group, recorded_share in (("A", 0.5), ("B", 1.0)):
+        n, positives = 2000, 400
+        y_true = np.r_[np.ones(positives), np.zeros(n - positives)].astype(int)
+        y = y_true.copy()
+        y[: int(positives * (1 - recorded_share))] = 0
+        score = np.r_[np.full(positives, 0.6), np.full(n - positives, 0.2)]
+        score = score + np.linspace(0, 0.25, n)  # flagged: score >= 0.5
+        rows.append(pd.DataFrame({"group": group, "y": y, "y_true": y_true, "score": score}))
+    data = pd.concat(rows, ignore_index=True)
+    return audit(
+        data,
+        score="score",
+        label="y",
+        true_label="y_true",
+        groups=["group"],
+        threshold=0.5,
+        references={"group": "B"},
+        n_boot=200,
+    )
+
+
+def test_true_outcome_metrics_appear_beside_recorded(label_bias):
+    assert label_bias.outcomes == ("recorded", "true")
+    recorded, true = label_bias.by_group("group", "recorded"), label_bias.by_group("group", "true")
+    assert recorded.loc["A", "base_rate"] == pytest.approx(0.1)
+    assert true.loc["A", "base_rate"] == pytest.approx(0.2)
+    # the score flags every truly positive child; half of A's flags look "false" on record
+    assert recorded.loc["A", "precision"] == pytest.approx(0.5)
+    assert true.loc["A", "precision"] == pytest.approx(1.0)
+    ratios = label_bias.disparities.set_index(["group", "metric", "outcome"])
+    assert ratios.loc[("A", "base_rate", "recorded"), "flag"]
+    assert not ratios.loc[("A", "base_rate", "true"), "flag"]
+    assert ratios.loc[("A", "base_rate", "true"), "ratio"] == pytest.approx(1.0)
+
+
+def test_the_report_shows_recorded_and_true_side_by_side(label_bias):
+    html = render_html(prepare_report(label_bias))
+    section = html.split('id="label_bias"')[1].split("</section>")[0]
+    assert "base rate recorded" in section and "base rate true" in section
+    assert "10.0%" in section and "20.0%" in section
+
+
+# --------------------------------------------------------------------------- policy
+
+
+def test_policy_fails_with_reasons_naming_group_and_metric(disparity):
+    verdict = FairnessPolicy(group_columns=["group"]).verdict(disparity)
+    assert verdict["passed"] is False
+    assert any(
+        "group = B" in r and "false negative rate" in r and "wholly below" in r
+        for r in verdict["reasons"]
+    )
+    assert any("group = B" in r and "selection rate" in r for r in verdict["reasons"])
+    assert not any("group = C" in r for r in verdict["reasons"])
+    assert {(f["group"], f["metric"]) for f in verdict["flags"]} >= {("B", "fnr"), ("B", "tpr")}
+    json.dumps(verdict)  # the verdict is what `lantern promote` reads: plain JSON
+
+
+def test_policy_passes_when_no_interval_is_wholly_outside():
+    data = toy(block("A", 2000, 400, 200, 100), block("B", 1000, 200, 100, 50))
+    result = audit(data, score="score", label="y", groups=["group"], threshold=1.0, n_boot=200)
+    verdict = FairnessPolicy(group_columns=["group"]).verdict(result)
+    assert verdict == {
+        "passed": True,
+        "reasons": [verdict["reasons"][0]],
+        "flags": [],
+        "not_checked": [],
+    }
+    assert verdict["reasons"][0].startswith("no group's false negative rate")
+
+
+def test_default_policy_checks_ethnicity_and_send_and_fails_closed(frame, disparity):
+    policy = FairnessPolicy()
+    assert policy.metrics == ["fnr", "tpr", "selection_rate"]
+    assert policy.group_columns == ["ethnicity", "send"]
+    verdict = policy.verdict(disparity)
+    assert not verdict["passed"] and "no grouping 'ethnicity'" in verdict["reasons"][0]
+    result = audit(
+        frame, score="score", label="y", groups=["ethnicity", "send"], threshold=0.45, n_boot=100
+    )
+    verdict = policy.verdict(result)
+    assert any("Unknown" in s and "not checked" in s for s in verdict["not_checked"])
+
+
+def test_the_promotion_gate_reads_the_verdict(disparity):
+    from training.promotion import PromotionPolicy, fairness_gate
+
+    verdict = FairnessPolicy(group_columns=["group"]).verdict(disparity)
+    gate = fairness_gate(verdict, PromotionPolicy())
+    assert not gate.passed and "group = B" in gate.reason
+
+
+def test_policy_rejects_a_band_that_excludes_one():
+    with pytest.raises(ValueError, match="0 < low < 1 < high"):
+        FairnessPolicy(tolerance=(1.1, 1.3))
