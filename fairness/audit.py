@@ -106,6 +106,7 @@ REASONS = {
     "cell_size": "fewer than {m} in the score bin",
     "reference": "the reference group's value is suppressed",
     "undefined": "undefined: the reference group's value is 0",
+    "events": "too few to judge: fewer than {m} events, observed or expected at the reference rate",
 }
 """Every suppression reason code, with its plain meaning (``m`` is the minimum)."""
 
@@ -711,6 +712,33 @@ def _counts(point: dict, g: int, outcome: str) -> dict[str, float]:
     return counts
 
 
+RATE_BASIS = {
+    "selection_rate": "n",
+    "tpr": "positives",
+    "fnr": "positives",
+    "fpr": "negatives",
+    "precision": "flagged",
+}
+"""The count each rate is a share of: its events are ``rate * count``."""
+
+
+def _too_few_events(metric, point, g, ref, outcome, m) -> bool:
+    """Whether a rate's ratio rests on too few events to judge, observed or expected.
+
+    A percentile bootstrap of a rate with no events has the degenerate interval [0, 0]: 13
+    children with none flagged at a 2% capacity would read as "wholly below the band",
+    when about 0.3 were expected at the reference rate. A ratio is judged only where the
+    group's events, or those it would have at the reference group's rate, reach ``m``.
+    """
+    if metric not in RATE_BASIS:
+        return False
+    counts = _counts(point, g, RECORDED if outcome == ANY else outcome)
+    basis = counts[RATE_BASIS[metric]]
+    observed = point[(metric, outcome)][g, 0] * basis
+    expected = point[(metric, outcome)][ref, 0] * basis
+    return max(observed, expected) < m
+
+
 def _interval(reps, key, level, n_groups) -> tuple[np.ndarray, np.ndarray]:
     """Percentile interval of each group (NaN without replicates)."""
     if reps is None:
@@ -764,6 +792,10 @@ def _disparity_rows(name, labels, ref, point, reps, reasons, settings, outcomes)
                     reason = "reference"
                 if reason is None and not np.isfinite(ratios[g]):
                     reason = "undefined"
+                if reason is None and _too_few_events(
+                    metric, point, g, ref, outcome, settings.min_cell
+                ):
+                    reason = "events"
                 shown = reason is None
                 lo, hi = (low[g], high[g]) if shown else (math.nan, math.nan)
                 rows.append(

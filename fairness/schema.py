@@ -60,7 +60,8 @@ changes
 
 Numbers that are suppressed or undefined are null, never a placeholder; a suppression
 ``reason`` is one of ``group_size``, ``positives``, ``negatives``, ``flagged``,
-``cell_size``, ``reference``, ``undefined``.
+``cell_size``, ``reference``, ``undefined``, ``events`` (a ratio resting on too few events,
+observed or expected at the reference rate, to be judged).
 """
 
 from __future__ import annotations
@@ -73,7 +74,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from fairness.audit import SCHEMA
 
 Reason = Literal[
-    "group_size", "positives", "negatives", "flagged", "cell_size", "reference", "undefined"
+    "group_size",
+    "positives",
+    "negatives",
+    "flagged",
+    "cell_size",
+    "reference",
+    "undefined",
+    "events",
 ]
 Outcome = Literal["recorded", "true", "any"]
 

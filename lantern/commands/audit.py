@@ -195,14 +195,24 @@ def _context(args: dict[str, Any], source: ScoresFile):
 
 
 def audit(
+    model: Annotated[
+        str | None,
+        typer.Option(help="Audit a registered model (its test period); else give --scores."),
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option(help="With --model: the version (default: the challenger).")
+    ] = None,
     scores: Annotated[
-        Path, typer.Option(help="Scores file (CSV or Parquet): one row per scored child/person.")
-    ],
-    score_col: Annotated[str, typer.Option(help="Score column; higher = more concern.")],
-    label_col: Annotated[str, typer.Option(help="Recorded outcome column (0/1).")],
+        Path | None,
+        typer.Option(help="Scores file (CSV or Parquet): one row per scored child/person."),
+    ] = None,
+    score_col: Annotated[
+        str | None, typer.Option(help="Score column; higher = more concern.")
+    ] = None,
+    label_col: Annotated[str | None, typer.Option(help="Recorded outcome column (0/1).")] = None,
     group_cols: Annotated[
-        str, typer.Option(help="Comma-separated group columns, e.g. ethnicity,send,sex.")
-    ],
+        str | None, typer.Option(help="Comma-separated group columns, e.g. ethnicity,send,sex.")
+    ] = None,
     threshold: Annotated[
         float | None, typer.Option(help="Flag every row scored at least this.")
     ] = None,
@@ -275,6 +285,25 @@ def audit(
     from fairness import load_previous, prepare_report, write_reports
 
     started = time.perf_counter()
+    if model:
+        _audit_model(model, version, n_boot=n_boot, seed=seed)
+        return
+    missing = [
+        f"--{n.replace('_', '-')}"
+        for n, v in (
+            ("scores", scores),
+            ("score_col", score_col),
+            ("label_col", label_col),
+            ("group_cols", group_cols),
+        )
+        if v is None
+    ]
+    if missing:
+        console.print(
+            f"[red]give --model M to audit a registered model, or a scores file with "
+            f"{', '.join(missing)}[/]"
+        )
+        raise typer.Exit(code=1)
     try:
         groups = _group_cols(group_cols)
         band = _tolerance(tolerance)
@@ -318,6 +347,23 @@ def audit(
         raise typer.Exit(code=1) from None
     print_summary(report, source)
     console.print(f"wrote {json_path} and {html_path} ({time.perf_counter() - started:.1f} s)")
+
+
+def _audit_model(name: str, version: str | None, *, n_boot: int, seed: int) -> None:
+    from training.audit import audit_model
+    from training.tracking import TrackingSettings
+
+    try:
+        with console.status(f"auditing {name}"):
+            done = audit_model(name, TrackingSettings(), version=version, n_boot=n_boot, seed=seed)
+    except LookupError as err:
+        console.print(f"[red]{err}[/]")
+        raise typer.Exit(code=1) from None
+    print_summary(done.report, None)
+    verdict = "[green]passes[/]" if done.verdict["passed"] else "[bold red]fails[/]"
+    console.print(
+        f"{name} v{done.version} {verdict} the fairness policy; logged {', '.join(done.logged)}"
+    )
 
 
 # --------------------------------------------------------------------------- summary

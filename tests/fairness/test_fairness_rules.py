@@ -281,3 +281,40 @@ def test_the_promotion_gate_reads_the_verdict(disparity):
 def test_policy_rejects_a_band_that_excludes_one():
     with pytest.raises(ValueError, match="0 < low < 1 < high"):
         FairnessPolicy(tolerance=(1.1, 1.3))
+
+
+def _selection_ratio(result, group):
+    d = result.disparities
+    return d[(d["group"] == group) & (d["metric"] == "selection_rate")].iloc[0]
+
+
+def test_a_rate_with_too_few_events_to_judge_is_not_flagged():
+    """13 children, none flagged, at a 2% capacity: about 0.3 were expected at the reference
+    rate, so a ratio of 0 (bootstrap interval [0, 0]) says nothing and must not be flagged."""
+    rng = np.random.default_rng(3)
+    n_big = 2000
+    frame = pd.DataFrame(
+        {
+            "score": np.r_[rng.random(n_big), np.zeros(13)],
+            "label": np.r_[rng.random(n_big) < 0.1, np.zeros(13, bool)].astype(int),
+            "group": ["big"] * n_big + ["small"] * 13,
+        }
+    )
+    result = audit(frame, score="score", label="label", groups=["group"], top_k=0.02, n_boot=200)
+    row = _selection_ratio(result, "small")
+    assert not row["flag"] and row["suppressed"] and row["reason"] == "events"
+
+
+def test_a_large_group_never_flagged_is_flagged():
+    """1,000 children, none flagged, where about 20 were expected: that gap is real."""
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(
+        {
+            "score": np.r_[rng.random(2000), rng.random(1000) * 0.5],
+            "label": (rng.random(3000) < 0.1).astype(int),
+            "group": ["a"] * 2000 + ["b"] * 1000,
+        }
+    )
+    result = audit(frame, score="score", label="label", groups=["group"], top_k=0.02, n_boot=200)
+    row = _selection_ratio(result, "b")
+    assert row["ratio"] == 0 and row["flag"] and not row["suppressed"]
