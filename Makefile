@@ -28,6 +28,11 @@ quickstart: venv
 	$(BIN)/lantern validate $(DATA)
 	$(BIN)/lantern features $(DATA) --snapshots quarterly --out $(DATA)/features.parquet
 	$(BIN)/lantern train $(DATA) --features $(DATA)/features.parquet
+	$(BIN)/lantern audit --model exclusion_neet
+	$(BIN)/lantern audit --model serious_violence
+	@# A refused promotion is shown, with its reasons, and leaves the champion as it was.
+	-$(BIN)/lantern promote --model exclusion_neet
+	-$(BIN)/lantern promote --model serious_violence
 
 # Headless Chromium for the browser tests (they skip without it); installed only if missing.
 browser:

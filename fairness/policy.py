@@ -1,10 +1,19 @@
 """The fairness policy: which disparities a model may not show, and the verdict on an audit.
 
-The default policy suits an assistive intervention, where missing a child who needs support
-matters most: parity of the false negative rate and of recall (TPR) are primary, with the
-selection rate beside them, over ethnicity and SEND. A model fails if, for any of those
-metrics, any group that is not suppressed has a ratio to the reference group whose whole
-interval lies outside the tolerance band.
+The default policy makes no assumption about what a tool is for: a model fails if, for
+ethnicity or SEND, any group that is not suppressed has a ratio of false negative rate, recall
+(TPR) or selection rate whose whole interval lies outside the tolerance band, on either side.
+
+:meth:`FairnessPolicy.assistive` is the policy for an assistive intervention such as Lantern's
+prompts, where missing a child who needs support matters most: it fails a model only where a
+group is missed more often than the reference group (its FNR ratio wholly above the band, or
+its recall ratio wholly below). Every other disparity (selection rate, false positive rate,
+and the other side) is still flagged in the report for the board to read. Where base rates
+differ between groups (children with an EHCP are several times as likely to have either
+outcome), selection-rate parity would mean missing children who need support; a partnership
+that also gates on over-flagging names ``fpr`` or ``selection_rate`` in its policy file. For
+a punitive tool the harm is the other way: a false positive (COMPAS: FPR 1.9 times as high
+for Black defendants) is what the default, two-sided policy catches.
 
 It fails closed: a grouping or metric the policy asks for that the audit lacks, or a
 grouping where nothing could be checked (e.g. the reference group is suppressed), is a reason
@@ -51,6 +60,9 @@ class FairnessPolicy(BaseModel):
     metrics : list of str
         Metrics whose ratio to the reference group is checked (default FNR, recall and
         selection rate).
+    directions : dict of str to {"above", "below", "both"}
+        For each metric, which side of the band harms a group; a metric not named here is
+        checked on both sides (the default for every metric).
     group_columns : list of str
         Group columns checked (default ethnicity and SEND, Lantern's ``send`` column).
     intersections : bool
@@ -68,6 +80,7 @@ class FairnessPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     metrics: list[MetricName] = Field(default_factory=lambda: ["fnr", "tpr", "selection_rate"])
+    directions: dict[str, Literal["above", "below", "both"]] = Field(default_factory=dict)
     group_columns: list[str] = Field(default_factory=lambda: ["ethnicity", "send"])
     intersections: bool = False
     tolerance: tuple[float, float] = (0.8, 1.25)
@@ -86,6 +99,13 @@ class FairnessPolicy(BaseModel):
         if not self.metrics or not self.group_columns:
             raise ValueError("a fairness policy needs at least one metric and one group column")
         return self
+
+    @classmethod
+    def assistive(cls, **overrides: Any) -> FairnessPolicy:
+        """The policy for an assistive intervention: fail only where a group is missed more
+        often than the reference (FNR ratio above the band, recall ratio below it)."""
+        settings = {"metrics": ["fnr", "tpr"], "directions": {"fnr": "above", "tpr": "below"}}
+        return cls(**{**settings, **overrides})
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> FairnessPolicy:
@@ -191,6 +211,8 @@ class FairnessPolicy(BaseModel):
         elif row.low > hi:
             direction = "above"
         else:
+            return None
+        if self.directions.get(row.metric, "both") not in ("both", direction):
             return None
         return {
             "grouping": row.grouping,

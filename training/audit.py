@@ -90,7 +90,7 @@ def audit_model(
         source=f"registered model {name} v{found.version}: held-out children on {date:%Y-%m-%d}",
     )
     report = prepare_report(
-        result, context=context, policy=policy or FairnessPolicy(), previous=previous
+        result, context=context, policy=policy or FairnessPolicy.assistive(), previous=previous
     )
     logged = _log(report, name, found, settings)
     return ModelAudit(name, str(found.version), report, report.verdict, logged)

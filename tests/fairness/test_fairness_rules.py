@@ -318,3 +318,36 @@ def test_a_large_group_never_flagged_is_flagged():
     result = audit(frame, score="score", label="label", groups=["group"], top_k=0.02, n_boot=200)
     row = _selection_ratio(result, "b")
     assert row["ratio"] == 0 and row["flag"] and not row["suppressed"]
+
+
+def _two_groups(miss_b: float, rng_seed: int = 5) -> pd.DataFrame:
+    """Group b's children with the outcome are scored low with probability ``miss_b``."""
+    rng = np.random.default_rng(rng_seed)
+    n = 3000
+    group = np.where(np.arange(n) < 2000, "a", "b")
+    label = (rng.random(n) < 0.2).astype(int)
+    score = rng.random(n) * 0.6 + label * 0.4
+    missed = (group == "b") & (label == 1) & (rng.random(n) < miss_b)
+    score[missed] = rng.random(missed.sum()) * 0.4
+    return pd.DataFrame({"score": score, "label": label, "group": group})
+
+
+def test_assistive_policy_fails_a_group_missed_more_often():
+    result = audit(
+        _two_groups(0.6), score="score", label="label", groups=["group"], threshold=0.5, n_boot=200
+    )
+    verdict = FairnessPolicy.assistive(group_columns=["group"]).verdict(result)
+    assert not verdict["passed"]
+    assert {f["metric"] for f in verdict["flags"]} <= {"fnr", "tpr"} and verdict["flags"]
+    assert "group = b" in " ".join(verdict["reasons"])
+
+
+def test_assistive_policy_passes_over_selection_but_the_report_still_flags_it():
+    frame = _two_groups(0.0)
+    # Group b is flagged far more often at no outcome: a disparity the board must see.
+    over = (frame["group"] == "b") & (frame["label"] == 0)
+    frame.loc[over, "score"] = frame.loc[over, "score"] + 0.3
+    result = audit(frame, score="score", label="label", groups=["group"], threshold=0.5, n_boot=200)
+    assert FairnessPolicy.assistive(group_columns=["group"]).verdict(result)["passed"]
+    assert not FairnessPolicy(group_columns=["group"]).verdict(result)["passed"]
+    assert set(result.flags["metric"]) >= {"fpr", "selection_rate"}
