@@ -301,7 +301,10 @@ def _write_artifacts(
     (run / "data_summary.json").write_text(json.dumps(summary, indent=2, default=str))
     test = table.iloc[result.split.test]
     keep = ["child_id", "snapshot_date", *AUDIT_COLUMNS, label_column(result.outcome)]
-    rows = test[keep + result.model.features].copy()
+    # Every feature column, not only this model's: a champion that uses features this model
+    # does not is scored on exactly these rows (training.compare).
+    features = [c for c in test.columns if c not in keep and not c.startswith("label_")]
+    rows = test[keep + features].copy()
     for name, scores in result.evaluation.scores.items():
         rows[f"score_{name}"] = scores
     if result.evaluation.true_label is not None:

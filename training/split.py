@@ -4,7 +4,8 @@
   is one, so the synthetic ground truth applies), children of the held-out group only;
 - validation: the snapshot 12 months before it, whose label window ends where the test's
   begins; used for early stopping and calibration;
-- train: every complete snapshot before validation.
+- train: every complete snapshot whose label window ends on or before the validation date
+  (12 months or more before it), so no training label overlaps validation's window.
 
 Children are split once, by a hash of their id: a held-out child's rows are only ever in the
 test set, so no child straddles training and test.
@@ -58,7 +59,7 @@ def held_out(ids: pd.Series, share: float, seed: int) -> np.ndarray:
 def complete_dates(table: pd.DataFrame, label: str) -> list[pd.Timestamp]:
     """Snapshot dates whose labels are all known (their window has passed)."""
     known = table.groupby("snapshot_date")[label].apply(lambda s: s.notna().all())
-    return sorted(pd.Timestamp(d) for d in known.index[known.to_numpy()])
+    return sorted(pd.Timestamp(d) for d in known.index[known.to_numpy(dtype=bool)])
 
 
 def temporal_split(
@@ -80,12 +81,13 @@ def temporal_split(
     anchors = [d for d in dates if d.month == 9]
     test_date = anchors[-1] if anchors else dates[-1]
     validation_date = test_date - pd.DateOffset(months=12)
-    train_dates = tuple(d for d in dates if d < validation_date)
+    last_train = validation_date - pd.DateOffset(months=12)
+    train_dates = tuple(d for d in dates if d <= last_train)
     if validation_date not in dates or not train_dates:
         span = f"{dates[0]:%Y-%m-%d} to {dates[-1]:%Y-%m-%d}"
         raise SplitError(
             f"the records are too short for an honest temporal split: snapshots with complete "
-            f"labels run {span}, but training needs snapshots before {validation_date:%Y-%m-%d}, "
+            f"labels run {span}, but training needs snapshots on or before {last_train:%Y-%m-%d}, "
             f"validation on {validation_date:%Y-%m-%d} and a test on {test_date:%Y-%m-%d}. "
             "Give at least three years of records after a year of history "
             "(`lantern synth --years 3`)."

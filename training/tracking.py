@@ -16,6 +16,7 @@ Nothing happens on import: :meth:`TrackingSettings.apply` points MLflow at the s
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ import signal
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -248,8 +250,24 @@ def failure_safe_run(
         _end_run(client, run_id, RunStatus.to_string(RunStatus.FINISHED))
     except BaseException as exc:
         with _sigint_ignored():
+            _release_interrupted_calls(exc)
             _fail_run(client, run_id, exc)
         raise
+
+
+def _release_interrupted_calls(exc: BaseException) -> None:
+    """After a Ctrl-C (or another non-``Exception``), free what the block's finished frames
+    still hold.
+
+    Such an interruption inside an MLflow store call can leave a sqlite statement open in
+    those frames, holding a lock that the clean-up's writes would wait on until they time
+    out, leaving the run RUNNING. Clearing the frames' locals (their lines stay in the
+    traceback) and collecting garbage closes it. Ordinary errors keep their locals: MLflow
+    rolls back its own session for those.
+    """
+    if not isinstance(exc, Exception):
+        traceback.clear_frames(exc.__traceback__)
+        gc.collect()
 
 
 def is_complete(version: ModelVersion, settings: TrackingSettings) -> bool:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import mlflow
 import pytest
@@ -38,23 +36,7 @@ class Tiny(mlflow.pyfunc.PythonModel):
         return [0.5] * len(model_input)
 
 
-@pytest.fixture(scope="module")
-def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty, migrated sqlite store: copying it is much quicker than migrating anew."""
-    db = tmp_path_factory.mktemp("template") / "mlflow.db"
-    MlflowClient(f"sqlite:///{db}", f"sqlite:///{db}").search_registered_models()
-    return db
-
-
-@pytest.fixture
-def settings(empty_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A fresh sqlite store in tmp_path; MLflow's global URIs are reset afterwards."""
-    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
-        monkeypatch.delenv(var, raising=False)
-    shutil.copy(empty_store, tmp_path / "mlflow.db")
-    yield TrackingSettings(uri=f"sqlite:///{tmp_path}/mlflow.db", artifact_root=tmp_path / "art")
-    mlflow.set_tracking_uri(None)
-    mlflow.set_registry_uri(None)
+# The stores (``empty_store``, ``settings``) are in conftest.py.
 
 
 def train(settings: TrackingSettings, fairness: dict | None = FAIR) -> str:

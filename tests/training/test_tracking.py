@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +13,8 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from training import tracking
 from training.promotion import PromotionPolicy, promote
@@ -38,23 +39,7 @@ class Tiny(mlflow.pyfunc.PythonModel):
         return [0.5] * len(model_input)
 
 
-@pytest.fixture(scope="module")
-def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty, migrated sqlite store: copying it is much quicker than migrating anew."""
-    db = tmp_path_factory.mktemp("template") / "mlflow.db"
-    MlflowClient(f"sqlite:///{db}", f"sqlite:///{db}").search_registered_models()
-    return db
-
-
-@pytest.fixture
-def settings(empty_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A fresh sqlite store in tmp_path; MLflow's global URIs are reset afterwards."""
-    for var in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
-        monkeypatch.delenv(var, raising=False)
-    shutil.copy(empty_store, tmp_path / "mlflow.db")
-    yield TrackingSettings(uri=f"sqlite:///{tmp_path}/mlflow.db", artifact_root=tmp_path / "art")
-    mlflow.set_tracking_uri(None)
-    mlflow.set_registry_uri(None)
+# The stores (``empty_store``, ``settings``) are in conftest.py.
 
 
 def client(settings: TrackingSettings) -> MlflowClient:
@@ -196,6 +181,34 @@ def test_load_run_artifact_json(settings):
         "reasons": [],
     }
     assert load_run_artifact_json(run_id, "fairness/missing.json", settings) is None
+
+
+def test_interrupt_inside_a_store_call_still_ends_the_run_failed(settings):
+    """A Ctrl-C can land just after sqlite has started a statement for MLflow (the signal is
+    handled when ``cursor.execute`` returns): the statement, left open in the interrupted
+    frames, holds a lock. The clean-up must still end the run FAILED, not wait on the lock
+    and leave it RUNNING. The interrupt is injected through SQLAlchemy's event hooks."""
+    armed = False
+
+    def interrupt(conn, cursor, statement, parameters, context, executemany):
+        nonlocal armed
+        if armed and statement.lstrip().upper().startswith("SELECT") and "FROM runs" in statement:
+            armed = False
+            raise KeyboardInterrupt
+
+    event.listen(Engine, "after_cursor_execute", interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with failure_safe_run(MODEL, "quarter", settings) as run:
+                armed = True
+                mlflow.log_params({"num_leaves": 4})  # reads the run, then writes
+    finally:
+        event.remove(Engine, "after_cursor_execute", interrupt)
+    assert not armed  # the interrupt did land inside the store call
+    finished = client(settings).get_run(run.info.run_id)
+    assert finished.info.status == "FAILED"
+    assert finished.data.tags["lantern.failure"].startswith("KeyboardInterrupt")
+    assert mlflow.active_run() is None
 
 
 KILLED_TRAINING = textwrap.dedent(

@@ -1,0 +1,69 @@
+"""Fixtures shared by the training tests.
+
+- ``empty_store`` / ``settings``: a real, migrated MLflow sqlite store, copied fresh into each
+  test's tmp_path (copying is much quicker than migrating anew); MLflow's global URIs and the
+  environment variables it exports are reset afterwards.
+- ``small_partnership`` / ``feature_table``: one small synthetic partnership (2,500 children,
+  three years after a year of history), generated once per session, and its quarterly feature
+  table. Tests must not change them in place: copy before editing.
+- ``fast_settings``: the package's training settings with 20 bootstrap replicates.
+
+OpenMP threads sleep rather than spin while they wait (``OMP_WAIT_POLICY=PASSIVE``, set before
+LightGBM loads its OpenMP runtime, and inherited by the ``lantern`` subprocesses): on a shared
+two-core machine LightGBM's two spinning threads otherwise make a fit that takes 0.3 s take
+anything up to a minute, at random.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from training_fixtures import BOOTSTRAP, SMALL_CHILDREN, SMALL_SEED, isolated_store
+
+from features.build import build_features, default_snapshot_dates
+from features.pointintime import index_records
+from features.synth import Partnership, SynthConfig, generate
+from training.config import TrainingSettings, load_training_settings
+from training.tracking import TrackingSettings
+
+
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, migrated sqlite store: copying it is much quicker than migrating anew."""
+    db = tmp_path_factory.mktemp("template") / "mlflow.db"
+    MlflowClient(f"sqlite:///{db}", f"sqlite:///{db}").search_registered_models()
+    return db
+
+
+@pytest.fixture
+def settings(empty_store: Path, tmp_path: Path) -> Iterator[TrackingSettings]:
+    """A fresh sqlite store in tmp_path; MLflow's global URIs are reset afterwards."""
+    with isolated_store(empty_store, tmp_path) as store:
+        yield store
+
+
+@pytest.fixture(scope="session")
+def small_partnership() -> Partnership:
+    """A small synthetic partnership with its ground truth (biases off)."""
+    return generate(SynthConfig(children=SMALL_CHILDREN, seed=SMALL_SEED))
+
+
+@pytest.fixture(scope="session")
+def feature_table(small_partnership: Partnership) -> pd.DataFrame:
+    """The partnership's feature table at the default (quarterly) snapshot dates."""
+    records = index_records(small_partnership.tables)
+    return build_features(records, default_snapshot_dates(records))
+
+
+@pytest.fixture(scope="session")
+def fast_settings() -> TrainingSettings:
+    """The package's training settings, with few bootstrap replicates for speed."""
+    return load_training_settings().model_copy(update={"bootstrap": BOOTSTRAP})
