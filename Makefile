@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 export MLFLOW_DISABLE_TELEMETRY := true
 export BENTOML_DO_NOT_TRACK := true
+# LightGBM's OpenMP threads spin-wait by default; on a small shared machine that can turn a
+# fit of a second into a minute. Passive waiting keeps them steady.
+export OMP_WAIT_POLICY := PASSIVE
 
 # Size of the demo partnership; `make quickstart CHILDREN=10000` for a quicker look.
 CHILDREN ?= 40000
