@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from features.contract import TABLES
+
 LANTERN = str(Path(sys.executable).with_name("lantern"))
 VERBS = ["synth", "validate", "features", "registry", "contract"]
 
@@ -34,19 +36,7 @@ def test_every_verb_has_help(verb):
 
 def test_synth_writes_extracts_and_keeps_ground_truth_outside_them(partnership):
     extracts = sorted(p.stem for p in (partnership / "extracts").iterdir())
-    assert extracts == sorted(
-        [
-            "children",
-            "school_census",
-            "exclusions",
-            "social_care",
-            "police",
-            "health",
-            "youth_justice",
-            "education_status",
-            "relationships",
-        ]
-    )
+    assert extracts == sorted(TABLES)
     truth = pd.read_parquet(partnership / "ground_truth" / "outcome_probabilities.parquet")
     assert {"p_true_serious_violence", "p_recorded_exclusion_neet"} <= set(truth.columns)
     assert not any("probabilit" in p.name for p in (partnership / "extracts").iterdir())

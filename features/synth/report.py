@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from features.pointintime import cohort_on, index_records
+from features.pointintime import DATE_COLUMN, cohort_on, index_records
 from features.synth.config import Figure
 from features.synth.generate import Partnership
 
@@ -52,7 +52,7 @@ class Year:
     def rows(self, table: str, before_end: bool = False) -> pd.DataFrame:
         """A table's rows for the cohort: in the year, or (``before_end``) up to its end."""
         frame = self.tables[table]
-        date = frame[_DATE[table]]
+        date = frame[DATE_COLUMN[table]]
         keep = frame["child_id"].isin(self.ids) & (date <= self.end)
         if not before_end:
             keep &= date > self.start
@@ -128,7 +128,7 @@ class Year:
     def any_before(self, first: pd.Series, table: str, **where) -> np.ndarray:
         """Children in ``first`` with a matching row dated before their first event."""
         rows = self.tables[table]
-        date_col = _DATE[table]
+        date_col = DATE_COLUMN[table]
         for column, value in where.items():
             rows = rows[rows[column].isin(value if isinstance(value, list) else [value])]
         rows = rows[rows["child_id"].isin(first.index)]
@@ -139,17 +139,6 @@ class Year:
         """The ground truth at the year's anchor."""
         gt = self.p.ground_truth
         return gt[gt["anchor_date"].eq(self.start)]
-
-
-_DATE = {
-    "school_census": "term_start",
-    "exclusions": "date",
-    "social_care": "start",
-    "police": "date",
-    "health": "date",
-    "youth_justice": "date",
-    "education_status": "month",
-}
 
 
 def _ratio(a: float, b: float) -> float:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features.build import build_snapshot
-from features.contract.vocabulary import SEN_STATUS, SOCIAL_CARE_CATEGORY
+from features.contract.vocabulary import EXCLUSION_REASON, SEN_STATUS, SOCIAL_CARE_CATEGORY
 from features.pointintime import index_records
 from features.registry import Registry
 from features.synth import outcome_model as om
@@ -30,6 +30,10 @@ NON_SV_OFFENCES = np.array(
 SV_OFFENCES = np.array(
     ["violence_with_injury", "robbery", "possession_of_weapons", "sexual_offences"]
 )
+SUSPENSION_REASONS = dict(
+    zip(EXCLUSION_REASON, [0.38, 0.2, 0.07, 0.15, 0.05, 0.03, 0.02, 0.03, 0.07], strict=True)
+)
+"""Share of suspensions by reason, in the vocabulary's order (A: roughly DfE's national mix)."""
 SCHOOL_MONTHS = np.arange(11)  # September to July
 CENSUS_MONTHS = {9: "summer", 1: "autumn", 4: "spring"}  # census month -> term it reports
 
@@ -364,19 +368,7 @@ class Simulation:
         hit = np.flatnonzero(pupils & self.on_roll & (self.rng.random(pop.n) < rate))
         if len(hit):
             reasons = self.rng.choice(
-                [
-                    "persistent_disruptive_behaviour",
-                    "physical_assault_pupil",
-                    "physical_assault_adult",
-                    "verbal_abuse",
-                    "drug_or_alcohol",
-                    "damage",
-                    "use_or_threat_of_weapon",
-                    "bullying",
-                    "other",
-                ],
-                len(hit),
-                p=[0.38, 0.2, 0.07, 0.15, 0.05, 0.03, 0.02, 0.03, 0.07],
+                list(SUSPENSION_REASONS), len(hit), p=list(SUSPENSION_REASONS.values())
             )
             days = self.rng.choice([0.5, 1, 1, 2, 2, 3, 3, 5], len(hit)).astype(float)
             self.out.emit(

@@ -7,18 +7,11 @@ from pathlib import Path
 import pytest
 
 from fairness import FairnessPolicy, ReportContext, audit, prepare_report, write_reports
+from fairness.snapshot import CHROMIUM, CHROMIUM_ARGS
 from fairness.templates import SECTIONS
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+ARGS = CHROMIUM_ARGS
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
