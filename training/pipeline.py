@@ -216,6 +216,39 @@ def data_summary(
     }
 
 
+def log_metric_summaries(metrics: dict[str, MetricSummary]) -> None:
+    """Log each model's metrics to the active run: Lantern's unprefixed, baselines' prefixed."""
+    import mlflow
+
+    for name, summary in metrics.items():
+        prefix = "" if name == "lantern" else f"{name}."
+        mlflow.log_metrics(
+            {f"{prefix}{k}": v for k, v in summary.as_flat().items() if np.isfinite(v)}
+        )
+
+
+def log_scoring_model(model: ScoringModel, folder: Path, example: pd.DataFrame | None = None):
+    """Log ``model`` to the active run as an MLflow pyfunc (with a signature and input example
+    when ``example`` rows are given); returns MLflow's ModelInfo."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from training.model import LanternPyfunc
+
+    signature = None
+    if example is not None:
+        output = pd.DataFrame({"probability": model.predict_proba(example.to_numpy())})
+        signature = infer_signature(example, output)
+    return mlflow.pyfunc.log_model(
+        name="model",
+        python_model=LanternPyfunc(),
+        artifacts={"model": str(model.save(folder / "scoring"))},
+        signature=signature,
+        input_example=example,
+        pip_requirements=PIP_REQUIREMENTS,
+    )
+
+
 def log_and_register(
     table: pd.DataFrame,
     result: TrainResult,
@@ -228,9 +261,6 @@ def log_and_register(
 ) -> TrainResult:
     """Log the run to MLflow (params, metrics, card, plots, model); register it last."""
     import mlflow
-    from mlflow.models import infer_signature
-
-    from training.model import LanternPyfunc
 
     registry = default_registry() if registry is None else registry
     outcome_definition = outcome_definition or load_outcomes()[result.outcome]
@@ -250,27 +280,13 @@ def log_and_register(
                 "test_date": f"{result.split.test_date:%Y-%m-%d}",
             }
         )
-        for name, summary_metrics in result.evaluation.metrics.items():
-            prefix = "" if name == "lantern" else f"{name}."
-            mlflow.log_metrics(
-                {f"{prefix}{k}": v for k, v in summary_metrics.as_flat().items() if np.isfinite(v)}
-            )
+        log_metric_summaries(result.evaluation.metrics)
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             _write_artifacts(folder, table, result, summary, settings, trained_at)
             mlflow.log_artifacts(str(folder / "run"))
             example = table.iloc[result.split.test[:5]][result.model.features].astype(float)
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=LanternPyfunc(),
-                artifacts={"model": str(result.model.save(folder / "scoring"))},
-                signature=infer_signature(
-                    example,
-                    pd.DataFrame({"probability": result.model.predict_proba(example.to_numpy())}),
-                ),
-                input_example=example,
-                pip_requirements=PIP_REQUIREMENTS,
-            )
+            info = log_scoring_model(result.model, folder, example)
         result.run_id = run.info.run_id
         if register:
             version = register_challenger(

@@ -213,8 +213,7 @@ def train_tabular(
 
     import mlflow
 
-    from training.model import LanternPyfunc
-    from training.pipeline import PIP_REQUIREMENTS
+    from training.pipeline import log_metric_summaries, log_scoring_model
     from training.tracking import failure_safe_run, register_challenger
 
     result = fit_tabular(config, settings)
@@ -227,11 +226,7 @@ def train_tabular(
                 "label": config.label,
             }
         )
-        for name, m in result.metrics.items():
-            prefix = "" if name == "lantern" else f"{name}."
-            mlflow.log_metrics(
-                {f"{prefix}{k}": v for k, v in m.as_flat().items() if np.isfinite(v)}
-            )
+        log_metric_summaries(result.metrics)
         mlflow.log_metrics({f"accuracy.{k}": v for k, v in result.accuracy.items()})
         with tempfile.TemporaryDirectory() as tmp:
             keep = [config.id, config.label, *config.audit] + [
@@ -240,12 +235,7 @@ def train_tabular(
             path = Path(tmp) / "test_rows.parquet"
             result.test[keep].to_parquet(path, index=False)
             mlflow.log_artifact(str(path), "evaluation")
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=LanternPyfunc(),
-                artifacts={"model": str(result.model.save(Path(tmp) / "scoring"))},
-                pip_requirements=PIP_REQUIREMENTS,
-            )
+            info = log_scoring_model(result.model, Path(tmp))
         result.run_id = run.info.run_id
         if register:
             version = register_challenger(
