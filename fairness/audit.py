@@ -70,9 +70,16 @@ LABEL_FREE = ("population_share", "mean_score", "selection_rate", "flagged_share
 LABELLED = ("base_rate", "tpr", "fpr", "fnr", "precision", "auc")
 """Metrics against an outcome, computed for the recorded (and, if given, the true) outcome."""
 
-METRICS = LABEL_FREE + LABELLED
+TRUE_ONLY = ("recording_ratio",)
+"""Metrics that compare the two outcomes (outcome :data:`TRUE`; only with true labels): the
+recording ratio is a group's recorded base rate over its true one. Its ratio to the reference
+group is the recording disparity: 1.5 where agencies record one group's outcomes 1.5 times as
+often at equal behaviour."""
+
+METRICS = LABEL_FREE + LABELLED + TRUE_ONLY
 
 RATIO_METRICS = (
+    "recording_ratio",
     "selection_rate",
     "mean_score",
     "base_rate",
@@ -95,6 +102,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "fpr": ("negatives",),
     "precision": ("flagged",),
     "auc": ("positives", "negatives"),
+    "recording_ratio": ("positives",),
 }
 """Which counts must reach ``min_cell`` for a metric to be shown."""
 
@@ -656,6 +664,8 @@ def _rates(s: np.ndarray, overall: np.ndarray, auc: np.ndarray, n_outcomes: int)
             ("positives", outcome): pos,
             ("negatives", outcome): n - pos,
         }
+    if n_outcomes == 2:
+        out[("recording_ratio", TRUE)] = ratio(s[:, 3], s[:, 5])
     return out
 
 
@@ -750,6 +760,7 @@ def _metric_rows(name, labels, point, reps, settings, outcomes) -> tuple[list, d
     """Rows of the metrics table for one grouping, and each cell's suppression reason."""
     rows, reasons = [], {}
     keys = [(m, ANY) for m in LABEL_FREE] + [(m, o) for o in outcomes for m in LABELLED]
+    keys += [(m, TRUE) for m in TRUE_ONLY if TRUE in outcomes]
     for metric, outcome in keys:
         low, high = _interval(reps, (metric, outcome), settings.level, len(labels))
         for g, label in enumerate(labels):
@@ -773,12 +784,21 @@ def _metric_rows(name, labels, point, reps, settings, outcomes) -> tuple[list, d
     return rows, reasons
 
 
+def _outcomes_of(metric: str, outcomes: tuple[str, ...]) -> list[str]:
+    """The outcomes a metric is computed against."""
+    if metric in LABEL_FREE:
+        return [ANY]
+    if metric in TRUE_ONLY:
+        return [TRUE] if TRUE in outcomes else []
+    return list(outcomes)
+
+
 def _disparity_rows(name, labels, ref, point, reps, reasons, settings, outcomes) -> list:
     """Rows of the disparities table for one grouping."""
     rows = []
     lo_band, hi_band = settings.tolerance
     for metric in RATIO_METRICS:
-        for outcome in [ANY] if metric in LABEL_FREE else outcomes:
+        for outcome in _outcomes_of(metric, outcomes):
             values = point[(metric, outcome)][:, 0]
             ratios = ratio(values, values[ref])
             if reps is None:

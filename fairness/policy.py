@@ -36,7 +36,15 @@ from fairness.audit import RATIO_METRICS, REASONS, RECORDED, AuditResult
 from fairness.groups import JOIN
 
 MetricName = Literal[
-    "selection_rate", "mean_score", "base_rate", "tpr", "fpr", "fnr", "precision", "auc"
+    "selection_rate",
+    "mean_score",
+    "base_rate",
+    "tpr",
+    "fpr",
+    "fnr",
+    "precision",
+    "auc",
+    "recording_ratio",
 ]
 
 LABELS = {
@@ -48,6 +56,7 @@ LABELS = {
     "fnr": "false negative rate (FNR)",
     "precision": "precision",
     "auc": "AUC",
+    "recording_ratio": "recorded-to-true base rate",
 }
 """Plain names of the ratio metrics, for reasons and reports."""
 

@@ -60,6 +60,7 @@ COLUMN_NAMES = {
     "fnr": "FNR",
     "precision": "precision",
     "auc": "AUC",
+    "recording_ratio": "recorded / true base rate",
 }
 RESULT_COLUMNS = [
     "base_rate",
@@ -588,7 +589,12 @@ def _label_bias(report: AuditReport) -> str:
         head = [g.name]
         for m in TRUTH_COLUMNS:
             head += [f"{COLUMN_NAMES[m]} recorded", f"{COLUMN_NAMES[m]} true"]
-        head += ["FNR ratio recorded", "FNR ratio true"]
+        head += [
+            "FNR ratio recorded",
+            "FNR ratio true",
+            "recorded / true base rate",
+            "recording disparity",
+        ]
         rows = []
         for group in g.groups:
             cells = "".join(
@@ -599,6 +605,8 @@ def _label_bias(report: AuditReport) -> str:
             cells += "".join(
                 _ratio_cell(ratios.get((group, "fnr", o)), report) for o in (RECORDED, TRUE)
             )
+            cells += _metric_cell(look.get((group, "recording_ratio", TRUE)), report)
+            cells += _ratio_cell(ratios.get((group, "recording_ratio", TRUE)), report)
             rows.append(f'<tr><td class="text">{_e(group)}</td>{cells}</tr>')
         out.append(f"<h3>{_e(g.name)}</h3>" + _table(head, rows))
     return "\n".join(out)

@@ -351,3 +351,69 @@ def test_assistive_policy_passes_over_selection_but_the_report_still_flags_it():
     assert FairnessPolicy.assistive(group_columns=["group"]).verdict(result)["passed"]
     assert not FairnessPolicy(group_columns=["group"]).verdict(result)["passed"]
     assert set(result.flags["metric"]) >= {"fpr", "selection_rate"}
+
+
+def _recorded_more(factor: float, seed: int = 6) -> pd.DataFrame:
+    """True outcomes at 10% in both groups; group b's are recorded ``factor`` times as often
+    (extra records for children whose true outcome did not happen), group a's exactly."""
+    rng = np.random.default_rng(seed)
+    n = 20000
+    group = np.where(np.arange(n) < n // 2, "a", "b")
+    true = rng.random(n) < 0.1
+    extra = (group == "b") & ~true & (rng.random(n) < (factor - 1) * 0.1 / 0.9)
+    return pd.DataFrame(
+        {
+            "score": rng.random(n),
+            "true": true.astype(int),
+            "recorded": (true | extra).astype(int),
+            "group": group,
+        }
+    )
+
+
+def test_the_recording_disparity_is_the_ratio_of_recorded_to_true_base_rates():
+    frame = _recorded_more(1.5)
+    result = audit(
+        frame,
+        score="score",
+        label="recorded",
+        true_label="true",
+        groups=["group"],
+        top_k=0.02,
+        n_boot=200,
+    )
+    d = result.disparities
+    row = d[(d["group"] == "b") & (d["metric"] == "recording_ratio")].iloc[0]
+    by_hand = (
+        frame.loc[frame.group == "b", "recorded"].mean()
+        / frame.loc[frame.group == "b", "true"].mean()
+    )
+    assert row["outcome"] == "true" and abs(row["ratio"] - by_hand) < 1e-12
+    assert row["flag"] and row["low"] > 1.25
+
+
+def test_equal_recording_gives_a_recording_disparity_of_exactly_one():
+    result = audit(
+        _recorded_more(1.0),
+        score="score",
+        label="recorded",
+        true_label="true",
+        groups=["group"],
+        top_k=0.02,
+        n_boot=200,
+    )
+    d = result.disparities
+    row = d[(d["group"] == "b") & (d["metric"] == "recording_ratio")].iloc[0]
+    assert row["ratio"] == 1.0 and not row["flag"]
+
+
+def test_no_recording_disparity_without_true_outcomes():
+    result = audit(
+        _recorded_more(1.5),
+        score="score",
+        label="recorded",
+        groups=["group"],
+        top_k=0.02,
+        n_boot=50,
+    )
+    assert "recording_ratio" not in set(result.disparities["metric"])
