@@ -102,10 +102,14 @@ def build_snapshot(
         ``child_id``, ``snapshot_date``, the audit columns and one float column per feature.
     """
     registry = default_registry() if registry is None else registry
-    asof = AsOf(records, t)
+    return snapshot_frame(AsOf(records, t), registry)
+
+
+def snapshot_frame(asof: AsOf, registry: Registry) -> pd.DataFrame:
+    """The features of ``asof``'s cohort (see :func:`build_snapshot`)."""
     columns: dict[str, np.ndarray] = {
-        "child_id": records.children["child_id"].to_numpy()[asof.cohort],
-        "snapshot_date": np.full(asof.n, np.datetime64(pd.Timestamp(t), "ns")),
+        "child_id": asof.records.children["child_id"].to_numpy()[asof.cohort],
+        "snapshot_date": np.full(asof.n, np.datetime64(asof.t, "ns")),
         **audit_columns(asof),
     }
     for name, spec in registry.items():
@@ -159,11 +163,16 @@ def build_features(
     frames = []
     for t in dates:
         t = pd.Timestamp(t)
-        frame = build_snapshot(records, t, registry)
-        cohort = AsOf(records, t).cohort
+        asof = AsOf(records, t)
+        frame = snapshot_frame(asof, registry)
         for name, outcome in outcomes.items():
             frame[label_column(name)] = label(
-                events[name], cohort, t, outcome.window_months, observed_until, records.n_children
+                events[name],
+                asof.cohort,
+                t,
+                outcome.window_months,
+                observed_until,
+                records.n_children,
             )
         frames.append(frame)
         if progress:

@@ -95,9 +95,8 @@ class Simulation:
         self.birth_year = birth.astype("datetime64[Y]").astype(int) + 1970
         self.birth_month = birth.astype(int) % 12 + 1
         m = mech.latent
-        self.peer_ar = np.zeros(pop.peer_group.max() + 1)
         self.child_ar = rng.normal(0, m["exploitation_child_sd"], n)
-        self.peer_ar = rng.normal(0, m["exploitation_peer_sd"], len(self.peer_ar))
+        self.peer_ar = rng.normal(0, m["exploitation_peer_sd"], pop.peer_group.max() + 1)
         self.shock = np.zeros(n)
         self.absence_child = rng.normal(0, mech.school["absence_child_sd"], n)
         self.open_episode = np.full((n, 4), -1, dtype=np.int64)
@@ -108,7 +107,7 @@ class Simulation:
         self.prior_suspect = np.zeros(n, dtype=bool)
         self.excluded_ever = np.zeros(n, dtype=bool)
         self.prior_youth_justice = np.zeros(n, dtype=bool)
-        self.school = self._initial_school()
+        self.school = pop.area.copy()  # primary school: the neighbourhood's
         self.on_roll = np.ones(n, dtype=bool)
         self.home_educated = np.zeros(n, dtype=bool)
         self.ap_until = np.full(n, -1)
@@ -163,10 +162,6 @@ class Simulation:
         )
 
     # ------------------------------------------------------------------ set-up
-    def _initial_school(self) -> np.ndarray:
-        area = self.pop.area
-        return area.copy()  # primary school = the neighbourhood; secondary set in census
-
     def _school_for(self, academic_age: np.ndarray) -> np.ndarray:
         secondary = 1000 + self.pop.area // 6
         school = np.where(academic_age >= 11, secondary, self.pop.area)
@@ -312,7 +307,7 @@ class Simulation:
         self._police(k, alive & (age >= 9.5), e, age)
         self._health(k, alive, e)
         self._scheduled(k)
-        self._education_status(k)
+        self._education_status(k, e)
         census = self.bounds[k + 1].astype("datetime64[M]").astype(int) % 12 + 1
         if census in CENSUS_MONTHS:
             self.census(k + 1)
@@ -634,14 +629,14 @@ class Simulation:
             self.prior_suspect[idx[suspect]] = True
         self.shock[idx] += self.mech.latent["shock_after_violence"]
 
-    def _education_status(self, k: int) -> None:
+    def _education_status(self, k: int, e: np.ndarray) -> None:
         """CCIS rows dated at the end of step ``k`` for the school year's 16-17 year olds."""
         acad = self.academic_age(k)
         tracked = np.flatnonzero((acad >= 16) & (acad <= 17))
         if not len(tracked):
             return
         m = self.mech.education
-        e = self.exploitation(k)[tracked]
+        e = e[tracked]
         neet = self.neet_rows[tracked, k % 12]
         p_nk = m["not_known_per_month"] * np.exp(m["not_known_exploitation"] * e)
         not_known = ~neet & (self.rng.random(len(tracked)) < p_nk)
@@ -682,8 +677,9 @@ class Simulation:
         """The census on the first day of the records, with the summer term before it."""
         acad = self.academic_age(0)
         pupils = (acad >= 8) & (acad <= 15)
+        e = self.exploitation(0)
         for _ in range(4):
-            self._attendance(0, pupils, self.exploitation(0))
+            self._attendance(0, pupils, e)
         self.census(0)
 
     # ------------------------------------------------------------------ tables
