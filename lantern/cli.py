@@ -7,6 +7,8 @@ import typer
 
 # Quiet MLflow's progress bars and telemetry before it is imported by any verb.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# MLflow sets its loggers from this when imported (store migrations are logged at INFO).
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
@@ -19,9 +21,8 @@ app = typer.Typer(
 
 @app.callback()
 def _quiet_libraries() -> None:
-    # MLflow logs store migrations at INFO and warns that a Python model is pickled; the
-    # pickled class is Lantern's own (training.model.LanternPyfunc), so neither helps a user.
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    # MLflow warns that a Python model is pickled; the pickled class is Lantern's own
+    # (training.model.LanternPyfunc), so the warning does not help a user.
     logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
 
 
