@@ -35,17 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from fairness.audit import RATIO_METRICS, REASONS, RECORDED, AuditResult
 from fairness.groups import JOIN
 
-MetricName = Literal[
-    "selection_rate",
-    "mean_score",
-    "base_rate",
-    "tpr",
-    "fpr",
-    "fnr",
-    "precision",
-    "auc",
-    "recording_ratio",
-]
+MetricName = Literal[RATIO_METRICS]
+"""Any metric the audit compares with the reference group as a ratio."""
 
 LABELS = {
     "selection_rate": "selection rate",

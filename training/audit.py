@@ -17,7 +17,7 @@ from pathlib import Path
 
 from features.build import label_column
 from features.outcomes import load_outcomes
-from training.compare import test_rows
+from training.compare import challenger_version, test_rows
 from training.promotion import FAIRNESS_ARTIFACT
 from training.tracking import TrackingSettings, get_alias, load_run_artifact_json
 
@@ -40,10 +40,7 @@ class ModelAudit:
 def _version(name: str, version: str | None, settings: TrackingSettings):
     if version:
         return settings.client().get_model_version(name, version)
-    found = get_alias(name, "challenger", settings)
-    if found is None:
-        raise LookupError(f"{name} has no challenger: train one first (`lantern train`)")
-    return found
+    return challenger_version(name, settings)
 
 
 def audit_model(

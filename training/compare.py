@@ -47,17 +47,23 @@ def score_with_version(name: str, version: str, rows: pd.DataFrame) -> pd.Series
     return model.predict(rows[inputs])["probability"]
 
 
-def compare(name: str, settings: TrackingSettings, top_k_share: float = 0.02) -> Comparison:
-    """Score the challenger and the champion (if any) on the challenger's test rows."""
-    challenger = get_alias(name, "challenger", settings)
-    if challenger is None:
+def challenger_version(name: str, settings: TrackingSettings):
+    """The version with alias ``challenger``; LookupError saying what to do if there is none."""
+    found = get_alias(name, "challenger", settings)
+    if found is None:
         raise LookupError(
             f"{name} has no challenger: train one first (`lantern train --model {name}`)"
         )
+    return found
+
+
+def compare(name: str, settings: TrackingSettings, top_k_share: float = 0.02) -> Comparison:
+    """Score the challenger and the champion (if any) on the challenger's test rows."""
+    challenger = challenger_version(name, settings)
     rows = test_rows(challenger.run_id, settings)
-    y = rows[label_column(name)].to_numpy().astype(int) if label_column(name) in rows else None
-    if y is None:
+    if label_column(name) not in rows:
         raise LookupError(f"the challenger's test rows have no {label_column(name)} column")
+    y = rows[label_column(name)].to_numpy().astype(int)
     challenger_metrics = point_metrics(y, rows["score_lantern"].to_numpy(), top_k_share)
     champion = get_alias(name, "champion", settings)
     champion_metrics = None

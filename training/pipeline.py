@@ -68,7 +68,7 @@ class TrainResult:
     def summary_row(self) -> dict[str, str]:
         """One line of the quickstart's summary table."""
         m = self.evaluation.metrics
-        row = {
+        return {
             "model": self.outcome,
             "version": self.version or "-",
             "test AUC (95% CI)": m["lantern"].format("auc"),
@@ -80,7 +80,6 @@ class TrainResult:
             "logistic AUC": f"{m['logistic'].point['auc']:.3f}",
             "oracle AUC": f"{m['oracle'].point['auc']:.3f}" if "oracle" in m else "-",
         }
-        return row
 
 
 def fit_model(

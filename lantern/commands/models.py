@@ -64,13 +64,14 @@ def retrain(
 ) -> None:
     """The quarter: build features, train challengers, compare with champions on the same
     data, and report feature drift and base-rate change. Stops before promotion."""
+    from features.outcomes import load_outcomes
     from lantern.commands.training import train
     from training.retrain import log_report, quarter_report
     from training.tracking import TrackingSettings
 
     train(data=data, model=ModelChoice.all, config=config)
     settings = TrackingSettings()
-    for name in ("exclusion_neet", "serious_violence"):
+    for name in load_outcomes():
         report = quarter_report(name, settings)
         log_report(report, settings)
         _print_report(report)

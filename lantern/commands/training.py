@@ -21,10 +21,10 @@ class ModelChoice(StrEnum):
     serious_violence = "serious_violence"
 
 
-def _partnership_parts(data: Path) -> tuple[Path, Path | None]:
-    """The extracts folder, and the ground-truth file if the folder is a synthetic partnership."""
+def _ground_truth_file(data: Path) -> Path | None:
+    """The ground-truth file, if the folder is a synthetic partnership."""
     truth = data / "ground_truth" / "outcome_probabilities.parquet"
-    return data, truth if truth.exists() else None
+    return truth if truth.exists() else None
 
 
 def train(
@@ -81,7 +81,7 @@ def train(
         console.print("[red]give a partnership folder, --features FILE, or --tabular CONFIG[/]")
         raise typer.Exit(code=2)
     definitions = load_outcomes(outcomes)
-    truth_path = _partnership_parts(data)[1] if data else None
+    truth_path = _ground_truth_file(data) if data else None
     table = pd.read_parquet(features) if features else _build_features(data, definitions)
     ground_truth = pd.read_parquet(truth_path) if truth_path else None
     names = list(definitions) if model == ModelChoice.all else [model.value]
