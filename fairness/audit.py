@@ -70,7 +70,8 @@ LABEL_FREE = ("population_share", "mean_score", "selection_rate", "flagged_share
 LABELLED = ("base_rate", "tpr", "fpr", "fnr", "precision", "auc")
 """Metrics against an outcome, computed for the recorded (and, if given, the true) outcome."""
 
-TRUE_ONLY = ("recording_ratio",)
+RECORDING = "recording_ratio"
+TRUE_ONLY = (RECORDING,)
 """Metrics that compare the two outcomes (outcome :data:`TRUE`; only with true labels): the
 recording ratio is a group's recorded base rate over its true one. Its ratio to the reference
 group is the recording disparity: 1.5 where agencies record one group's outcomes 1.5 times as
@@ -254,6 +255,9 @@ class AuditResult:
         :data:`BIN_COLUMNS`: the score bins (lowest and highest score in each).
     baseline : AuditResult or None
         The same audit of a baseline score (e.g. an indicator-count rule), if given.
+    recording_n : int or None
+        Rows the recording ratio was measured on, when they were not the audited rows
+        (see ``recording_rows`` in :func:`audit`); None when they were.
     """
 
     score: str
@@ -269,6 +273,7 @@ class AuditResult:
     calibration: pd.DataFrame
     bins: pd.DataFrame
     baseline: AuditResult | None = field(default=None)
+    recording_n: int | None = field(default=None)
 
     # ---- MetricFrame-like views
 
@@ -372,6 +377,7 @@ class AuditResult:
             "flags": _records(self.flags),
             "suppressed": _records(self.suppressed),
             "baseline": None if self.baseline is None else self.baseline.to_dict(),
+            "recording_n": self.recording_n,
         }
 
     @classmethod
@@ -911,6 +917,7 @@ def audit(
     seed: int = 0,
     cluster: str | None = None,
     bins: int = 10,
+    recording_rows: pd.DataFrame | None = None,
 ) -> AuditResult:
     """Audit one score column (and optionally a baseline) for disproportionality.
 
@@ -957,6 +964,13 @@ def audit(
         clusters are resampled.
     bins : int, default 10
         Score bins for calibration (deciles of the whole population's scores).
+    recording_rows : pandas.DataFrame, optional
+        Rows to measure the recording ratio on, instead of the audited rows (needs
+        ``true_label``). The recording ratio compares two outcome columns and reads no score,
+        so it can be measured on every labelled child (for a model: every child at every
+        labelled date, not only the held-out test rows), which narrows its interval. Needs the
+        group, label and true-label columns, and ``cluster`` if given (a child at several
+        dates is then resampled whole). Group references are the audited rows'.
 
     Returns
     -------
@@ -989,6 +1003,15 @@ def audit(
         references=references,
         cluster=cluster_codes,
     )
+    if recording_rows is not None:
+        result = _with_recording(
+            result,
+            recording_rows,
+            groups,
+            intersections,
+            settings,
+            names=(label, true_label, cluster),
+        )
     if baseline is None:
         return result
     base = _audit_score(
@@ -1006,6 +1029,44 @@ def audit(
         cluster=cluster_codes,
     )
     return replace(result, baseline=base)
+
+
+def _with_recording(result, rows, groups, intersections, settings, *, names) -> AuditResult:
+    """``result`` with its recording-ratio metrics and disparities measured on ``rows``."""
+    label, true_label, cluster = names
+    if true_label is None:
+        raise ValueError("recording_rows needs true_label: the recording ratio compares the two")
+    if len(rows) == 0:
+        raise ValueError("recording_rows has no rows; give the labelled rows or leave it out")
+    frame = pd.DataFrame({g: _column(rows, g, "group") for g in groups})
+    labels = np.column_stack(
+        [_labels(rows, label, "label"), _labels(rows, true_label, "true label")]
+    )
+    codes = None
+    if cluster is not None and cluster in rows:
+        codes = pd.factorize(_column(rows, cluster, "cluster"), use_na_sentinel=False)[0]
+    references = {g.name: g.reference for g in result.groupings}
+    measured = _audit_score(
+        np.zeros(len(rows)),
+        labels,
+        make_groupings(frame, intersections),
+        settings,
+        names=("(none)", label, true_label),
+        op={"threshold": 1.0, "top_k": None},
+        references=references,
+        cluster=codes,
+    )
+
+    def swap(ours: pd.DataFrame, theirs: pd.DataFrame) -> pd.DataFrame:
+        keep = ours[ours["metric"] != RECORDING]
+        return pd.concat([keep, theirs[theirs["metric"] == RECORDING]], ignore_index=True)
+
+    return replace(
+        result,
+        metrics=swap(result.metrics, measured.metrics),
+        disparities=swap(result.disparities, measured.disparities),
+        recording_n=len(rows),
+    )
 
 
 def _settings(n_boot, level, seed, tolerance, min_cell, bins, cluster) -> AuditSettings:

@@ -584,6 +584,8 @@ def _label_bias(report: AuditReport) -> str:
     if not r.true_label:
         return t.NO_TRUTH.substitute()
     out = [t.LABEL_BIAS_INTRO.substitute(true_label=f"<code>{_e(r.true_label)}</code>")]
+    if r.recording_n is not None:
+        out.append(t.RECORDING_ROWS.substitute(n=f"{r.recording_n:,}", audited=f"{r.n:,}"))
     for g in r.groupings:
         look, ratios = _metric_lookup(r, g.name), _ratio_lookup(r, g.name)
         head = [g.name]

@@ -205,6 +205,10 @@ class AuditDoc(_Strict):
     flags: list[DisparityRow]
     suppressed: list[SuppressedRow]
     baseline: AuditDoc | None
+    recording_n: int | None = Field(
+        default=None,
+        description="Rows the recording ratio was measured on, when not the audited rows.",
+    )
 
 
 class PolicyFlag(_Strict):

@@ -147,6 +147,12 @@ outcome and against the true outcome ($true_label), side by side. Where a group'
 and true figures differ, the difference comes from recording, not from the score. Ratios are
 to the reference group, as elsewhere.</p>""")
 
+RECORDING_ROWS = Template("""<p>The recorded-to-true base rate and the recording
+disparity read no score, so they are measured on every labelled record available ($n rows:
+each child at each date whose outcome window has closed), not only the $audited rows scored
+here; their intervals are narrower for it, and a child seen at several dates is resampled
+whole.</p>""")
+
 CRITERION_INTRO = Template("""<p>The policy checks: $metrics, over $groupings, with the
 tolerance band $band. A model fails if any group that is not suppressed has a ratio whose
 whole $level interval lies outside the band, or if a grouping cannot be checked at all.</p>""")

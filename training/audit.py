@@ -3,7 +3,9 @@
 The audit reads the version's own test rows (held-out children at the test date), flags the
 team's capacity (the top 2%), audits by ethnicity, SEND and sex and their intersections, puts
 the indicator-count rule beside it, and, on synthetic data, the true outcomes beside the
-recorded ones. Its reports and the policy's verdict are logged to the version's run, where
+recorded ones, with the recording disparity measured on every labelled child-snapshot the run
+logged (it reads no score, and the test rows alone are too few to see a 1.5-fold disparity
+for a group of 6% of children). Its reports and the policy's verdict are logged to the version's run, where
 ``lantern promote`` reads the verdict (``fairness/result.json``).
 """
 
@@ -15,9 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
+
 from features.build import label_column
 from features.outcomes import load_outcomes
-from training.compare import challenger_version, test_rows
+from training.compare import challenger_version, label_rows, test_rows
 from training.promotion import FAIRNESS_ARTIFACT
 from training.tracking import TrackingSettings, get_alias, load_run_artifact_json
 
@@ -43,6 +47,48 @@ def _version(name: str, version: str | None, settings: TrackingSettings):
     return challenger_version(name, settings)
 
 
+def audit_test_rows(
+    rows: pd.DataFrame,
+    name: str,
+    *,
+    recording_rows: pd.DataFrame | None = None,
+    top_k_share: float = 0.02,
+    n_boot: int = 1000,
+    seed: int = 0,
+):
+    """The fairness audit of a model's logged test rows (no MLflow); an ``AuditResult``.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Test rows as :func:`training.pipeline.test_rows_frame` makes them.
+    name : str
+        The outcome (model) name, which names the label column.
+    recording_rows : pandas.DataFrame, optional
+        Every labelled row with its true outcome, to measure the recording disparity on.
+    top_k_share : float
+        A team's capacity: the share of children flagged.
+    n_boot, seed : int
+        Bootstrap replicates and seed.
+    """
+    from fairness import audit
+
+    return audit(
+        rows,
+        score="score_lantern",
+        label=label_column(name),
+        groups=GROUPS,
+        top_k=top_k_share,
+        true_label="true_label" if "true_label" in rows else None,
+        baseline="score_indicator_count" if "score_indicator_count" in rows else None,
+        intersections=INTERSECTIONS,
+        n_boot=n_boot,
+        seed=seed,
+        cluster="child_id",
+        recording_rows=recording_rows,
+    )
+
+
 def audit_model(
     name: str,
     settings: TrackingSettings,
@@ -54,22 +100,17 @@ def audit_model(
     policy=None,
 ) -> ModelAudit:
     """Audit a registered version (default: the challenger) and log the reports to its run."""
-    from fairness import FairnessPolicy, ReportContext, audit, prepare_report
+    from fairness import FairnessPolicy, ReportContext, prepare_report
 
     found = _version(name, version, settings)
     rows = test_rows(found.run_id, settings)
-    label = label_column(name)
-    definitions = load_outcomes()
     date = rows["snapshot_date"].max()
-    result = audit(
+    definitions = load_outcomes()
+    result = audit_test_rows(
         rows,
-        score="score_lantern",
-        label=label,
-        groups=GROUPS,
-        top_k=top_k_share,
-        true_label="true_label" if "true_label" in rows else None,
-        baseline="score_indicator_count" if "score_indicator_count" in rows else None,
-        intersections=INTERSECTIONS,
+        name,
+        recording_rows=label_rows(found.run_id, settings) if "true_label" in rows else None,
+        top_k_share=top_k_share,
         n_boot=n_boot,
         seed=seed,
     )

@@ -13,7 +13,7 @@ import pandas as pd
 
 from features.build import label_column
 from training.metrics import point_metrics
-from training.pipeline import TEST_ROWS
+from training.pipeline import LABEL_ROWS, TEST_ROWS
 from training.tracking import TrackingSettings, get_alias
 
 
@@ -35,6 +35,17 @@ def test_rows(run_id: str, settings: TrackingSettings) -> pd.DataFrame:
 
     settings.apply()
     path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=TEST_ROWS)
+    return pd.read_parquet(Path(path))
+
+
+def label_rows(run_id: str, settings: TrackingSettings) -> pd.DataFrame | None:
+    """Every labelled row with its true outcome, if the run logged them (synthetic data)."""
+    settings.apply()
+    client = settings.client()
+    folder = Path(LABEL_ROWS).parent.as_posix()
+    if LABEL_ROWS not in {f.path for f in client.list_artifacts(run_id, folder)}:
+        return None
+    path = client.download_artifacts(run_id, LABEL_ROWS)
     return pd.read_parquet(Path(path))
 
 

@@ -40,6 +40,9 @@ PIP_REQUIREMENTS = [
     "mlflow==3.17.2",
 ]
 TEST_ROWS = "evaluation/test_rows.parquet"
+LABEL_ROWS = "evaluation/label_rows.parquet"
+"""Every labelled child-snapshot with its true outcome (synthetic data only): the audit
+measures recording disparity on these, as it reads no score."""
 """The challenger's test rows, logged so a champion can be scored on exactly the same data."""
 
 
@@ -51,6 +54,7 @@ class Evaluation:
     metrics: dict[str, MetricSummary]
     y: np.ndarray
     true_label: np.ndarray | None = None
+    label_rows: pd.DataFrame | None = None
 
 
 @dataclass
@@ -120,6 +124,27 @@ def ground_truth_for(
     return None if found.isna().any().any() else found.reset_index(drop=True)
 
 
+def labelled_truth(
+    table: pd.DataFrame, ground_truth: pd.DataFrame | None, outcome: str
+) -> pd.DataFrame | None:
+    """Every labelled row of ``table`` the ground truth covers, with its true outcome.
+
+    The rows, at every snapshot date that is one of the generator's anchor dates, carry the
+    keys, the audit columns, the recorded label and ``true_label``; None without ground truth.
+    """
+    column = f"y_true_{outcome}"
+    if ground_truth is None or column not in ground_truth:
+        return None
+    label = label_column(outcome)
+    rows = table.loc[table[label].notna(), ["child_id", "snapshot_date", *AUDIT_COLUMNS, label]]
+    truth = ground_truth[["child_id", "anchor_date", column]].rename(
+        columns={"anchor_date": "snapshot_date", column: "true_label"}
+    )
+    found = rows.merge(truth, on=["child_id", "snapshot_date"], how="inner")
+    found["true_label"] = found["true_label"].astype(int)
+    return found if len(found) else None
+
+
 def evaluate_all(
     table: pd.DataFrame,
     split: TemporalSplit,
@@ -150,7 +175,13 @@ def evaluate_all(
         for name, s in scores.items()
     }
     true_label = None if truth is None else truth["true_label"].to_numpy().astype(int)
-    return Evaluation(scores=scores, metrics=metrics, y=y, true_label=true_label)
+    return Evaluation(
+        scores=scores,
+        metrics=metrics,
+        y=y,
+        true_label=true_label,
+        label_rows=None if truth is None else labelled_truth(table, ground_truth, outcome),
+    )
 
 
 def train_outcome(
@@ -302,6 +333,22 @@ def log_and_register(
     return result
 
 
+def test_rows_frame(table: pd.DataFrame, result: TrainResult) -> pd.DataFrame:
+    """The test rows as logged: keys, audit columns, label, every feature, each score
+    (``score_lantern``, ``score_indicator_count``, ...) and, on synthetic data, ``true_label``."""
+    test = table.iloc[result.split.test]
+    keep = ["child_id", "snapshot_date", *AUDIT_COLUMNS, label_column(result.outcome)]
+    # Every feature column, not only this model's: a champion that uses features this model
+    # does not is scored on exactly these rows (training.compare).
+    features = [c for c in test.columns if c not in keep and not c.startswith("label_")]
+    rows = test[keep + features].copy()
+    for name, scores in result.evaluation.scores.items():
+        rows[f"score_{name}"] = scores
+    if result.evaluation.true_label is not None:
+        rows["true_label"] = result.evaluation.true_label
+    return rows
+
+
 def _write_artifacts(
     folder: Path,
     table: pd.DataFrame,
@@ -315,16 +362,9 @@ def _write_artifacts(
     (run / "model_card").mkdir()
     (run / "data_summary.json").write_text(json.dumps(summary, indent=2, default=str))
     test = table.iloc[result.split.test]
-    keep = ["child_id", "snapshot_date", *AUDIT_COLUMNS, label_column(result.outcome)]
-    # Every feature column, not only this model's: a champion that uses features this model
-    # does not is scored on exactly these rows (training.compare).
-    features = [c for c in test.columns if c not in keep and not c.startswith("label_")]
-    rows = test[keep + features].copy()
-    for name, scores in result.evaluation.scores.items():
-        rows[f"score_{name}"] = scores
-    if result.evaluation.true_label is not None:
-        rows["true_label"] = result.evaluation.true_label
-    rows.to_parquet(run / TEST_ROWS, index=False)
+    test_rows_frame(table, result).to_parquet(run / TEST_ROWS, index=False)
+    if result.evaluation.label_rows is not None:
+        result.evaluation.label_rows.to_parquet(run / LABEL_ROWS, index=False)
     tables = {
         name: reliability_table(result.evaluation.y, s)
         for name, s in result.evaluation.scores.items()
