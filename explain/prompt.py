@@ -1,0 +1,608 @@
+"""The advisory prompt: one child's estimate with its band, rank, reasons and missing records.
+
+A prompt never carries a bare score. The calibrated probability always travels with its band
+and what the band means, the child's place in the partnership's cohort, the reasons on both
+sides, the records that are missing, the advisory notice and the invitation to record a
+professional judgement.
+
+Bands
+-----
+Five fixed bands, with edges read as "1 in N": under 1 in 100; 1 in 100 to 1 in 20; 1 in 20
+to 1 in 8; 1 in 8 to 1 in 3; over 1 in 3. Both outcomes are rare (a base rate of about 1-3%
+a year), so the lowest band sits below the average child, the second spans the average, and
+the upper three separate the few children a team has capacity to see. Each band is 2.5 to 5
+times the one below, so a calibration error of tens of percent moves a child one band at
+most, and "1 in N" edges are fractions people read well. Within a band, the meaning sentence
+gives the child's own frequency, rounded to a friendly N.
+
+Missing records
+---------------
+A feature that is NaN is "not recorded", which is not "no concern": the prompt lists the
+missing features by source with a sentence saying so. Two kinds of NaN are not missing
+records: a "time since" feature whose event never happened (see
+:func:`explain.reasons.missing_means_none`), and a source that does not keep records at the
+child's age (:data:`EXPECTED_AGES`: the school census ends with compulsory school age, the
+careers service tracks young people from 16), as the synthetic partnership's feature table
+shows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from explain import wording
+from explain.reasons import (
+    MIN_WEIGHT,
+    TOP_N,
+    Explanation,
+    Reason,
+    check_additivity,
+    explain_row,
+    missing_means_none,
+)
+from features.outcomes import Outcome
+from features.registry import Registry
+
+if TYPE_CHECKING:
+    from training.model import ScoringModel
+
+BAND_EDGES = (100, 20, 8, 3)
+"""Band edges as "1 in N", lowest probability first (see the module docstring)."""
+
+AGE_FEATURE = "age_years"
+
+EXPECTED_AGES = {"school_census": (0.0, 16.0), "education_status": (16.0, 25.0)}
+"""Ages (inclusive) at which a source keeps records; outside them its NaN is not "missing"."""
+
+TIE_TOLERANCE = 1e-12
+"""Cohort scores this close to the child's count as ties, not as higher."""
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A scoring model as served: its version and what its outcome means.
+
+    Attributes
+    ----------
+    model : ScoringModel
+        The booster, its calibration and features.
+    version : str
+        The registry version serving the prompt.
+    outcome : Outcome
+        The outcome definition (``features/outcomes.yaml``): description and window.
+    trained_at, test_date : str, optional
+        When the model was trained, and the snapshot date it was tested on.
+    """
+
+    model: ScoringModel
+    version: str
+    outcome: Outcome
+    trained_at: str | None = None
+    test_date: str | None = None
+
+    @property
+    def title(self) -> str:
+        """What the outcome is, in words, with its window."""
+        return outcome_title(self.outcome)
+
+
+@dataclass(frozen=True)
+class Band:
+    """A fixed probability band and what the child's probability means within it."""
+
+    name: str
+    low: float
+    high: float
+    meaning: str
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields."""
+        return {"name": self.name, "low": self.low, "high": self.high, "meaning": self.meaning}
+
+
+@dataclass(frozen=True)
+class Rank:
+    """The child's place among the partnership's children at the same snapshot."""
+
+    position: int
+    cohort_size: int
+    percent_higher: float
+    meaning: str
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields."""
+        return {
+            "position": self.position,
+            "cohort_size": self.cohort_size,
+            "percent_higher": round(self.percent_higher, 2),
+            "meaning": self.meaning,
+        }
+
+
+@dataclass(frozen=True)
+class MissingRecord:
+    """One source's features that are not recorded for the child."""
+
+    agency: str
+    source: str
+    features: list[str]
+    sentence: str
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields."""
+        return {
+            "agency": self.agency,
+            "source": self.source,
+            "features": list(self.features),
+            "sentence": self.sentence,
+        }
+
+
+@dataclass(frozen=True)
+class ModelPrompt:
+    """One model's part of a prompt."""
+
+    model: str
+    title: str
+    version: str
+    probability: float
+    band: Band
+    rank: Rank
+    explanation: Explanation
+    missing: list[MissingRecord]
+    trained_at: str | None = None
+    test_date: str | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields."""
+        when = {
+            key: value
+            for key, value in (("trained_at", self.trained_at), ("test_date", self.test_date))
+            if value is not None
+        }
+        return {
+            "model": self.model,
+            "title": self.title,
+            "version": self.version,
+            **when,
+            "probability": round(self.probability, 4),
+            "band": self.band.to_dict(),
+            "rank": self.rank.to_dict(),
+            "reasons": [r.to_dict() for r in self.explanation.concerns],
+            "protective": [r.to_dict() for r in self.explanation.protective],
+            "agencies": [a.to_dict() for a in self.explanation.agencies],
+            "where_from": self.explanation.summary,
+            "missing": [m.to_dict() for m in self.missing],
+        }
+
+
+@dataclass(frozen=True)
+class AdvisoryPrompt:
+    """The advisory prompt for one child: one section per model."""
+
+    prompt_id: str
+    child_id: str
+    snapshot_date: str
+    purpose: str
+    issued_at: str
+    models: list[ModelPrompt]
+    advisory_notice: str = wording.ADVISORY_NOTICE
+    judgement_invitation: str = wording.JUDGEMENT_INVITATION
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields."""
+        return {
+            "prompt_id": self.prompt_id,
+            "child_id": self.child_id,
+            "snapshot_date": self.snapshot_date,
+            "purpose": self.purpose,
+            "issued_at": self.issued_at,
+            "advisory_notice": self.advisory_notice,
+            "judgement_invitation": self.judgement_invitation,
+            "models": [m.to_dict() for m in self.models],
+        }
+
+
+@dataclass(frozen=True)
+class CohortEntry:
+    """One child on a team's cohort list."""
+
+    position: int
+    child_id: str
+    probability: float
+    band: Band
+    percent_higher: float
+    reasons: list[Reason]
+    protective: list[Reason]
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields."""
+        return {
+            "position": self.position,
+            "child_id": self.child_id,
+            "probability": round(self.probability, 4),
+            "band": self.band.to_dict(),
+            "percent_higher": round(self.percent_higher, 2),
+            "reasons": [r.to_dict() for r in self.reasons],
+            "protective": [r.to_dict() for r in self.protective],
+        }
+
+
+@dataclass(frozen=True)
+class CohortList:
+    """A team's list: its capacity's worth of children, highest estimated likelihood first."""
+
+    model: str
+    title: str
+    cohort_size: int
+    capacity: int
+    children: list[CohortEntry]
+    advisory_notice: str = wording.ADVISORY_NOTICE
+    judgement_invitation: str = wording.JUDGEMENT_INVITATION
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields."""
+        return {
+            "model": self.model,
+            "title": self.title,
+            "cohort_size": self.cohort_size,
+            "capacity": self.capacity,
+            "advisory_notice": self.advisory_notice,
+            "judgement_invitation": self.judgement_invitation,
+            "children": [c.to_dict() for c in self.children],
+        }
+
+
+def outcome_title(outcome: Outcome) -> str:
+    """The outcome's description, with its window added when the description lacks it."""
+    description = " ".join(outcome.description.split())
+    if f"{outcome.window_months} months" in description:
+        return description
+    return wording.TITLE_WINDOW.format(
+        description=description.rstrip("."), months=outcome.window_months
+    )
+
+
+def frequency_words(probability: float) -> str:
+    """How often the outcome follows, in friendly words: "about 1 in 8", "about 4 in 10"."""
+    p = float(probability)
+    if p > 0.95:
+        return wording.FREQUENCY_MOST
+    if p >= 0.3:
+        return wording.FREQUENCY_TENTHS.format(k=math.floor(10 * p + 0.5))
+    if p < 1 / 1000:
+        return wording.FREQUENCY_RARE.format(n=1000)
+    n = 1 / p
+    step = 1 if n < 20 else 5 if n < 100 else 10
+    return wording.FREQUENCY_ONE_IN.format(n=max(2, step * math.floor(n / step + 0.5)))
+
+
+def band_for(probability: float, window_months: int = 12) -> Band:
+    """The fixed band a calibrated probability falls in, with its meaning sentence.
+
+    Parameters
+    ----------
+    probability : float
+        Calibrated probability of the outcome within the window.
+    window_months : int, default 12
+        The outcome's window, for the meaning sentence.
+
+    Returns
+    -------
+    Band
+    """
+    p = float(probability)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(
+            f"probability {probability!r} is not between 0 and 1: pass a calibrated one"
+        )
+    meaning = wording.BAND_MEANING.format(frequency=frequency_words(p), months=window_months)
+    edges = [1 / n for n in BAND_EDGES]
+    if p < edges[0]:
+        return Band(wording.BAND_LOWEST.format(n=BAND_EDGES[0]), 0.0, edges[0], meaning)
+    for i in range(len(edges) - 1):
+        if p < edges[i + 1]:
+            name = wording.BAND_BETWEEN.format(low=BAND_EDGES[i], high=BAND_EDGES[i + 1])
+            return Band(name, edges[i], edges[i + 1], meaning)
+    return Band(wording.BAND_HIGHEST.format(n=BAND_EDGES[-1]), edges[-1], 1.0, meaning)
+
+
+def rank_in_cohort(probability: float, cohort_scores: np.ndarray, snapshot_date) -> Rank:
+    """The child's position among the cohort's calibrated probabilities (1 = highest).
+
+    Parameters
+    ----------
+    probability : float
+        The child's calibrated probability.
+    cohort_scores : np.ndarray
+        Every cohort child's calibrated probability at the same snapshot, sorted ascending.
+    snapshot_date : date-like
+        The snapshot, for the meaning sentence.
+
+    Returns
+    -------
+    Rank
+        Children tied with this one share its position (the best of the tied places).
+    """
+    scores = np.asarray(cohort_scores, dtype=float)
+    if scores.ndim != 1 or scores.size == 0:
+        raise ValueError(
+            "the cohort scores are empty or not 1-D: pass every cohort child's calibrated "
+            "probability at this snapshot"
+        )
+    if np.isnan(scores).any() or np.any(np.diff(scores) < 0):
+        raise ValueError(
+            "the cohort scores must be sorted ascending and hold no NaN: pass np.sort(scores)"
+        )
+    size = int(scores.size)
+    higher = size - int(np.searchsorted(scores, probability + TIE_TOLERANCE, side="right"))
+    percent = 100.0 * higher / size
+    when = format_date(snapshot_date)
+    if higher == 0:
+        meaning = wording.RANK_MEANING_TOP.format(size=size, date=when)
+    else:
+        meaning = wording.RANK_MEANING.format(
+            higher=higher,
+            size=size,
+            date=when,
+            verb="has" if higher == 1 else "have",
+            percent=f"{percent:.1f}%" if percent >= 0.1 else "under 0.1%",
+        )
+    return Rank(position=higher + 1, cohort_size=size, percent_higher=percent, meaning=meaning)
+
+
+def format_date(value) -> str:
+    """A date as a person reads it: "1 September 2025"."""
+    t = pd.Timestamp(value)
+    return f"{t.day} {t:%B %Y}"
+
+
+def iso_date(value) -> str:
+    """A date as ``YYYY-MM-DD``."""
+    return f"{pd.Timestamp(value):%Y-%m-%d}"
+
+
+def missing_records(x: np.ndarray, features: list[str], registry: Registry) -> list[MissingRecord]:
+    """The child's features that are not recorded, grouped by source, each with a sentence.
+
+    Parameters
+    ----------
+    x : np.ndarray
+        The child's feature values in ``features`` order (NaN: not recorded).
+    features : list of str
+        The model's features.
+    registry : Registry
+        Descriptions, sources and agencies.
+
+    Returns
+    -------
+    list of MissingRecord
+        In the order the sources first appear among ``features``.
+    """
+    x = np.asarray(x, dtype=float)
+    values = dict(zip(features, x, strict=True))
+    age = values.get(AGE_FEATURE, np.nan)
+    by_source: dict[str, list[str]] = {}
+    for name in features:
+        by_source.setdefault(registry[name].source, []).append(name)
+    found = []
+    for source, names in by_source.items():
+        low, high = EXPECTED_AGES.get(source, (-math.inf, math.inf))
+        if not np.isnan(age) and not low <= age <= high:
+            continue
+        missing = [n for n in names if np.isnan(values[n]) and not missing_means_none(registry[n])]
+        if not missing:
+            continue
+        agency = registry[names[0]].agency
+        if len(missing) == len(names):
+            sentence = wording.MISSING_RECORD.get(
+                source, wording.MISSING_RECORD_OTHER.format(agency=agency)
+            )
+        else:
+            items = "; ".join(_lower_first(registry[n].description.rstrip(".")) for n in missing)
+            sentence = wording.MISSING_SOME.format(agency=agency, items=items)
+        found.append(MissingRecord(agency, source, missing, sentence))
+    return found
+
+
+def _lower_first(text: str) -> str:
+    return text[0].lower() + text[1:] if len(text) > 1 and text[1].islower() else text
+
+
+def model_prompt(
+    served: ServedModel,
+    x: np.ndarray,
+    contributions: np.ndarray,
+    registry: Registry,
+    cohort_scores: np.ndarray,
+    *,
+    snapshot_date,
+    top_n: int = TOP_N,
+    threshold: float = MIN_WEIGHT,
+) -> ModelPrompt:
+    """One model's section of a child's prompt.
+
+    Parameters
+    ----------
+    served : ServedModel
+        The model, its version and outcome definition.
+    x : np.ndarray
+        The child's feature values, 1-D, in ``served.model.features`` order.
+    contributions : np.ndarray
+        The child's TreeSHAP contributions (features, then the base value), for this model.
+    registry : Registry
+        The feature registry.
+    cohort_scores : np.ndarray
+        The cohort's calibrated probabilities at the same snapshot, sorted ascending.
+    snapshot_date : date-like
+        The snapshot the features describe.
+    top_n : int, default 5
+        Reasons of each direction to show.
+    threshold : float, default :data:`explain.reasons.MIN_WEIGHT`
+        Weights at most this size are not named.
+
+    Returns
+    -------
+    ModelPrompt
+    """
+    model = served.model
+    x = np.asarray(x, dtype=float)
+    explanation = explain_row(x, contributions, model, registry, top_n=top_n, threshold=threshold)
+    check_additivity(model, x, contributions)
+    probability = float(model.predict_proba(x[None, :])[0])
+    return ModelPrompt(
+        model=model.outcome,
+        title=served.title,
+        version=str(served.version),
+        probability=probability,
+        band=band_for(probability, served.outcome.window_months),
+        rank=rank_in_cohort(probability, cohort_scores, snapshot_date),
+        explanation=explanation,
+        missing=missing_records(x, model.features, registry),
+        trained_at=served.trained_at,
+        test_date=served.test_date,
+    )
+
+
+def advisory_prompt(
+    *,
+    prompt_id: str,
+    child_id: str,
+    snapshot_date,
+    purpose: str,
+    issued_at: datetime | str,
+    models: Sequence[ModelPrompt],
+) -> AdvisoryPrompt:
+    """A child's advisory prompt from one or more model sections.
+
+    Parameters
+    ----------
+    prompt_id : str
+        A unique id for this prompt (the audit log records it).
+    child_id : str
+        The child's pseudonymised id.
+    snapshot_date : date-like
+        The snapshot the features describe.
+    purpose : str
+        The practitioner's stated purpose.
+    issued_at : datetime or str
+        When the prompt was issued (the caller's clock).
+    models : sequence of ModelPrompt
+        One section per model, each from :func:`model_prompt`.
+
+    Returns
+    -------
+    AdvisoryPrompt
+    """
+    if not purpose or not purpose.strip():
+        raise ValueError(
+            "the prompt has no stated purpose: say why the prompt is requested (it is recorded "
+            "in the audit log)"
+        )
+    if not models:
+        raise ValueError("the prompt has no model sections: pass at least one model_prompt(...)")
+    names = [m.model for m in models]
+    if len(set(names)) != len(names):
+        raise ValueError(f"the prompt repeats a model ({names}): pass one section per model")
+    when = issued_at.isoformat() if isinstance(issued_at, datetime | date) else str(issued_at)
+    return AdvisoryPrompt(
+        prompt_id=str(prompt_id),
+        child_id=str(child_id),
+        snapshot_date=iso_date(snapshot_date),
+        purpose=purpose.strip(),
+        issued_at=when,
+        models=list(models),
+    )
+
+
+def cohort_list(
+    model: ScoringModel,
+    X: np.ndarray,
+    child_ids: Sequence,
+    capacity: int,
+    contributions_fn: Callable[[np.ndarray], np.ndarray],
+    registry: Registry,
+    top_reasons: int = 3,
+    *,
+    outcome: Outcome | None = None,
+    threshold: float = MIN_WEIGHT,
+) -> CohortList:
+    """A team's top-``capacity`` children by calibrated probability, with their top reasons.
+
+    Only the listed children are explained: ``contributions_fn`` is called once, on their rows.
+
+    Parameters
+    ----------
+    model : ScoringModel
+        The model to rank by.
+    X : np.ndarray
+        The cohort's features (one row per child, ``model.features`` order).
+    child_ids : sequence
+        The children's pseudonymised ids, one per row.
+    capacity : int
+        How many children the team can see.
+    contributions_fn : callable
+        ``contributions_fn(X_top)`` -> TreeSHAP contributions of those rows.
+    registry : Registry
+        The feature registry.
+    top_reasons : int, default 3
+        Reasons of each direction per child.
+    outcome : Outcome, optional
+        The outcome definition, for the title and window (default: the model's name, 12 months).
+    threshold : float, default :data:`explain.reasons.MIN_WEIGHT`
+        Weights at most this size are not named.
+
+    Returns
+    -------
+    CohortList
+        Highest probability first; ties in child-id order.
+    """
+    X = np.asarray(X, dtype=float)
+    ids = [str(i) for i in child_ids]
+    if X.ndim != 2 or X.shape[1] != len(model.features):
+        raise ValueError(
+            f"X has shape {X.shape}, expected (children, {len(model.features)}): one row per "
+            "child in the model's feature order"
+        )
+    if len(ids) != X.shape[0]:
+        raise ValueError(f"{len(ids)} child ids for {X.shape[0]} rows: pass one id per row")
+    if isinstance(capacity, bool) or not isinstance(capacity, int | np.integer) or capacity < 1:
+        raise ValueError(f"capacity {capacity!r} is not a whole number of children of 1 or more")
+    probability = model.predict_proba(X)
+    order = np.lexsort((np.asarray(ids, dtype=str), -probability))
+    top = order[: int(capacity)]
+    contributions = np.asarray(contributions_fn(X[top]), dtype=float)
+    check_additivity(model, X[top], contributions)
+    window = outcome.window_months if outcome else 12
+    size = X.shape[0]
+    entries = []
+    for position, (row, contribution) in enumerate(zip(top, contributions, strict=True), start=1):
+        explanation = explain_row(
+            X[row], contribution, model, registry, top_n=top_reasons, threshold=threshold
+        )
+        higher = int(np.sum(probability > probability[row] + TIE_TOLERANCE))
+        entries.append(
+            CohortEntry(
+                position=position,
+                child_id=ids[row],
+                probability=float(probability[row]),
+                band=band_for(probability[row], window),
+                percent_higher=100.0 * higher / size,
+                reasons=explanation.concerns,
+                protective=explanation.protective,
+            )
+        )
+    return CohortList(
+        model=model.outcome,
+        title=outcome_title(outcome) if outcome else model.outcome,
+        cohort_size=size,
+        capacity=int(capacity),
+        children=entries,
+    )
