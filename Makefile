@@ -15,7 +15,7 @@ YEARS ?= 3
 SEED ?= 7
 DATA ?= data/partnership
 
-.PHONY: quickstart test bench lint format venv clean docs browser
+.PHONY: quickstart test bench lint format venv clean docs browser postgres
 
 venv: $(VENV)/.installed
 
@@ -46,7 +46,17 @@ browser:
 	  else echo "no /usr/bin/chromium and no apt-get: the browser tests will be skipped"; fi; \
 	fi
 
-test: venv lint browser
+# PostgreSQL server binaries for the serving store's tests (they skip without them); installed
+# only if missing. The tests start their own throwaway server; nothing is left running.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq postgresql \
+	      || echo "could not install postgresql (not root?): the PostgreSQL tests will be skipped"; \
+	  else echo "no PostgreSQL binaries and no apt-get: the PostgreSQL tests will be skipped"; fi; \
+	fi
+
+test: venv lint browser postgres
 	$(BIN)/python -m pytest
 
 lint: venv

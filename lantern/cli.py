@@ -49,3 +49,10 @@ app.command("retrain")(_models.retrain)
 from lantern.commands import audit as _audit  # noqa: E402
 
 app.command("audit")(_audit.audit)
+
+from lantern.commands import access as _access  # noqa: E402
+
+app.add_typer(_access.keys_app, name="keys")
+app.command("audit-log")(_access.audit_log)
+app.command("subject-access")(_access.subject_access)
+app.command("retention")(_access.retention)

@@ -1,0 +1,113 @@
+"""Who may call what: the one permission map, read by the middleware, the service and the page.
+
+Public paths answer without a key and are not audit-logged: the health probes and metrics are
+called every few seconds by the platform and carry nothing about a child, and the page's
+static files under ``/ui/`` are the same for everyone (the page then calls the API with the
+user's key, and those calls are logged). Every other path needs a valid key; a path missing
+from :data:`PERMISSIONS` is open to any valid key, so the application answers it (404 for a
+path it does not have).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "PERMISSIONS",
+    "PUBLIC_PATHS",
+    "PUBLIC_PREFIXES",
+    "Decision",
+    "Role",
+    "authorise",
+    "is_public",
+    "normalise_path",
+]
+
+
+class Role(StrEnum):
+    """The roles an API key can hold."""
+
+    practitioner = "practitioner"
+    analyst = "analyst"
+    auditor = "auditor"
+
+
+_P, _A, _U = Role.practitioner, Role.analyst, Role.auditor
+
+PERMISSIONS: Mapping[str, frozenset[Role]] = {
+    "/prompt": frozenset({_P, _A}),
+    "/prompt_from_record": frozenset({_P, _A}),
+    "/judgement": frozenset({_P, _A}),
+    "/cohort": frozenset({_A}),
+    "/reload": frozenset({_A}),
+    "/ui/overview": frozenset({_A}),
+    "/audit_log": frozenset({_U}),
+    "/model_card": frozenset({_P, _A, _U}),
+}
+"""Endpoint path -> the roles that may call it."""
+
+PUBLIC_PATHS: frozenset[str] = frozenset({"/livez", "/readyz", "/healthz", "/metrics", "/ui"})
+"""Paths answered without a key (and not audit-logged)."""
+
+PUBLIC_PREFIXES: tuple[str, ...] = ("/ui/",)
+"""Path prefixes answered without a key: the page's static files (less :data:`PERMISSIONS`)."""
+
+
+def normalise_path(path: str) -> str:
+    """The path as the permission map spells it: no repeated or trailing slashes."""
+    parts = [p for p in path.split("/") if p]
+    return "/" + "/".join(parts)
+
+
+def is_public(path: str) -> bool:
+    """Whether ``path`` is answered without a key (see the module's docstring for why)."""
+    norm = normalise_path(path)
+    if norm in PERMISSIONS:
+        return False
+    if norm in PUBLIC_PATHS:
+        return True
+    if ".." in norm.split("/"):
+        return False
+    return any(norm.startswith(prefix) for prefix in PUBLIC_PREFIXES)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether a caller with a valid key may call a path, and if not, the words to say why.
+
+    Attributes
+    ----------
+    allowed : bool
+    detail : str
+        Empty when allowed; else what to do.
+    """
+
+    allowed: bool
+    detail: str = ""
+
+
+def authorise(path: str, role: Role | str) -> Decision:
+    """May a key with ``role`` call ``path``? (Validity of the key is checked before.)
+
+    Parameters
+    ----------
+    path : str
+        The request path.
+    role : Role or str
+        The key's role.
+
+    Returns
+    -------
+    Decision
+    """
+    roles = PERMISSIONS.get(normalise_path(path))
+    if roles is None or role in roles:
+        return Decision(True)
+    open_to = ", ".join(sorted(roles))
+    return Decision(
+        False,
+        f"the {role} role may not call {normalise_path(path)}; it is open to: {open_to}. "
+        "Ask your Lantern administrator for a key with one of those roles if your work needs it",
+    )
