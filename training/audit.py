@@ -61,7 +61,7 @@ def audit_test_rows(
     Parameters
     ----------
     rows : pandas.DataFrame
-        Test rows as :func:`training.pipeline.test_rows_frame` makes them.
+        Test rows as :func:`training.pipeline.scored_test_rows` makes them.
     name : str
         The outcome (model) name, which names the label column.
     recording_rows : pandas.DataFrame, optional

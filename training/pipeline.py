@@ -40,10 +40,10 @@ PIP_REQUIREMENTS = [
     "mlflow==3.17.2",
 ]
 TEST_ROWS = "evaluation/test_rows.parquet"
+"""The challenger's test rows, logged so a champion can be scored on exactly the same data."""
 LABEL_ROWS = "evaluation/label_rows.parquet"
 """Every labelled child-snapshot with its true outcome (synthetic data only): the audit
 measures recording disparity on these, as it reads no score."""
-"""The challenger's test rows, logged so a champion can be scored on exactly the same data."""
 
 
 @dataclass
@@ -333,7 +333,7 @@ def log_and_register(
     return result
 
 
-def test_rows_frame(table: pd.DataFrame, result: TrainResult) -> pd.DataFrame:
+def scored_test_rows(table: pd.DataFrame, result: TrainResult) -> pd.DataFrame:
     """The test rows as logged: keys, audit columns, label, every feature, each score
     (``score_lantern``, ``score_indicator_count``, ...) and, on synthetic data, ``true_label``."""
     test = table.iloc[result.split.test]
@@ -362,7 +362,7 @@ def _write_artifacts(
     (run / "model_card").mkdir()
     (run / "data_summary.json").write_text(json.dumps(summary, indent=2, default=str))
     test = table.iloc[result.split.test]
-    test_rows_frame(table, result).to_parquet(run / TEST_ROWS, index=False)
+    scored_test_rows(table, result).to_parquet(run / TEST_ROWS, index=False)
     if result.evaluation.label_rows is not None:
         result.evaluation.label_rows.to_parquet(run / LABEL_ROWS, index=False)
     tables = {
