@@ -50,6 +50,10 @@ from lantern.commands import audit as _audit  # noqa: E402
 
 app.command("audit")(_audit.audit)
 
+from lantern.commands import governance as _governance  # noqa: E402
+
+app.command("record")(_governance.record)
+
 from lantern.commands import access as _access  # noqa: E402
 
 app.add_typer(_access.keys_app, name="keys")

@@ -20,6 +20,7 @@ import pandas as pd
 from features.build import AUDIT_COLUMNS, label_column
 from features.outcomes import Outcome, load_outcomes
 from features.registry import Registry, default_registry
+from governance.datasheet import log_datasheet
 from training.baselines import default_rule, logistic_baseline
 from training.card import model_card, render_markdown
 from training.config import TrainingSettings
@@ -315,6 +316,7 @@ def log_and_register(
             folder = Path(tmp)
             _write_artifacts(folder, table, result, summary, settings, trained_at)
             mlflow.log_artifacts(str(folder / "run"))
+            log_datasheet(summary, table, ground_truth=result.evaluation.true_label is not None)
             example = table.iloc[result.split.test[:5]][result.model.features].astype(float)
             info = log_scoring_model(result.model, folder, example)
         result.run_id = run.info.run_id

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from lantern.commands import make_console
+from lantern.commands.governance import PartnershipOption, load_partnership_or_exit
 from lantern.commands.training import ModelChoice
 
 console = make_console()
@@ -24,17 +25,20 @@ def promote(
     ] = None,
     auc_tolerance: Annotated[float, typer.Option(help="AUC the challenger may lose.")] = 0.01,
     ece_tolerance: Annotated[float, typer.Option(help="ECE the challenger may add.")] = 0.01,
+    partnership: PartnershipOption = None,
 ) -> None:
     """Move `champion` to the challenger if the gates pass; record why, either way.
 
     Gates: test AUC and calibration no worse than the champion's (beyond tolerance) on the
     challenger's own test rows, and the fairness audit. A refusal changes nothing and exits 1.
+    A promoted version gets its transparency record (record/) logged to its run.
     """
     from training.compare import compare
     from training.promotion import FAIRNESS_ARTIFACT, PromotionPolicy
     from training.promotion import promote as run_promotion
     from training.tracking import TrackingSettings, load_run_artifact_json
 
+    facts = load_partnership_or_exit(partnership)
     settings = TrackingSettings()
     try:
         comparison = compare(model, settings)
@@ -56,6 +60,10 @@ def promote(
     console.print(decision.summary())
     if not decision.promoted:
         raise typer.Exit(code=1)
+    from governance.record import log_record
+
+    log_record(model, decision.version, settings, facts)
+    console.print(f"  transparency record logged to v{decision.version}'s run (record/)")
 
 
 def retrain(

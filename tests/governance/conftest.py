@@ -1,0 +1,144 @@
+"""Fixtures for the governance tests. Names start with ``governance_`` so that they cannot
+clash with other folders' fixtures.
+
+- ``governance_table``: a small synthetic partnership (2,500 children, seed 11) and its
+  quarterly feature table, built once per session. Do not change it in place: copy first.
+- ``governance_store``: a real MLflow sqlite store in which both models were trained with
+  the pipeline (``train_outcome`` + ``log_and_register``) and audited (``audit_model``), but
+  not promoted; built once per session. MLflow's global URIs and the environment variables
+  it exports are put back afterwards.
+- ``governance_card`` and friends: the pure builders' real inputs, made by the same functions
+  the pipeline uses.
+
+OpenMP threads sleep rather than spin while they wait (``OMP_WAIT_POLICY=PASSIVE``, set before
+LightGBM loads its OpenMP runtime): spinning threads on a shared two-core machine can stall a
+fit for a minute.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from features.build import build_features, default_snapshot_dates
+from features.outcomes import load_outcomes
+from features.pointintime import index_records
+from features.registry import Registry, default_registry
+from features.synth import SynthConfig, generate
+from training.config import TrainingSettings, load_training_settings
+from training.pipeline import TrainResult, log_and_register, train_outcome
+from training.tracking import TrackingSettings
+
+CHILDREN = 2_500
+SEED = 11
+BOOTSTRAP = 20
+AUDIT_BOOTSTRAP = 20
+OUTCOMES = ("exclusion_neet", "serious_violence")
+MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+@contextmanager
+def isolated_store(folder: Path) -> Iterator[TrackingSettings]:
+    """A new sqlite store in ``folder``; on exit MLflow's global URIs and the environment
+    variables it exports are put back as they were (copied from tests/training)."""
+    saved = {var: os.environ.pop(var, None) for var in MLFLOW_URI_VARIABLES}
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        uri = f"sqlite:///{folder}/mlflow.db"
+        MlflowClient(uri, uri).search_registered_models()  # creates and migrates the store
+        yield TrackingSettings(uri=uri, artifact_root=folder / "art")
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+        for var, value in saved.items():
+            os.environ.pop(var, None)
+            if value is not None:
+                os.environ[var] = value
+
+
+@pytest.fixture(scope="session")
+def governance_registry() -> Registry:
+    """The default feature registry."""
+    return default_registry()
+
+
+@pytest.fixture(scope="session")
+def governance_settings() -> TrainingSettings:
+    """The package's training settings with few bootstrap replicates."""
+    return load_training_settings().model_copy(update={"bootstrap": BOOTSTRAP})
+
+
+@pytest.fixture(scope="session")
+def governance_partnership_data():
+    """The small synthetic partnership, with its ground truth."""
+    return generate(SynthConfig(children=CHILDREN, seed=SEED))
+
+
+@pytest.fixture(scope="session")
+def governance_table(governance_partnership_data) -> pd.DataFrame:
+    """The partnership's feature table at quarterly snapshot dates."""
+    records = index_records(governance_partnership_data.tables)
+    return build_features(records, default_snapshot_dates(records))
+
+
+@pytest.fixture(scope="session")
+def governance_results(
+    governance_table, governance_partnership_data, governance_settings
+) -> dict[str, TrainResult]:
+    """Both models, trained and evaluated (not logged)."""
+    return {
+        name: train_outcome(
+            governance_table,
+            name,
+            governance_settings,
+            ground_truth=governance_partnership_data.ground_truth,
+        )
+        for name in OUTCOMES
+    }
+
+
+@dataclass
+class Store:
+    """A store holding both models, trained and audited, and the folder it lives in."""
+
+    settings: TrackingSettings
+    folder: Path
+
+
+@pytest.fixture(scope="session")
+def governance_store(
+    tmp_path_factory, governance_table, governance_results, governance_settings
+) -> Iterator[Store]:
+    """Both models logged, registered as challenger and audited in a real sqlite store.
+
+    Trained from an empty working directory, so no ``partnership.yaml`` is read.
+    """
+    from training.audit import audit_model
+
+    folder = tmp_path_factory.mktemp("governance_store")
+    work = folder / "work"
+    work.mkdir()
+    with isolated_store(folder / "mlruns") as settings, pytest.MonkeyPatch.context() as mp:
+        mp.chdir(work)
+        settings.apply()
+        for name, result in governance_results.items():
+            log_and_register(
+                governance_table,
+                result,
+                governance_settings,
+                settings,
+                outcome_definition=load_outcomes()[name],
+            )
+            audit_model(name, settings, n_boot=AUDIT_BOOTSTRAP)
+        yield Store(settings, work)
