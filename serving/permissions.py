@@ -42,7 +42,7 @@ PERMISSIONS: Mapping[str, frozenset[Role]] = {
     "/judgement": frozenset({_P, _A}),
     "/cohort": frozenset({_A}),
     "/reload": frozenset({_A}),
-    "/ui/overview": frozenset({_A}),
+    "/ui/overview": frozenset({_A, _U}),
     "/audit_log": frozenset({_U}),
     "/model_card": frozenset({_P, _A, _U}),
 }

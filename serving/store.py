@@ -619,6 +619,7 @@ class Store:
         purpose: str | None = None,
         model_versions: str | Mapping[str, str | int] | None = None,
         issued_at: datetime | None = None,
+        prompt_id: str | None = None,
     ) -> PromptRecord:
         """Store a prompt as issued and return it with its new ``prompt_id`` (a UUID).
 
@@ -636,11 +637,15 @@ class Store:
             E.g. ``{"serious_violence": 2}`` (see :func:`format_model_versions`).
         issued_at : datetime, optional
             Default: now (UTC).
+        prompt_id : str, optional
+            The id the prompt already carries (a UUID); default a new one.
         """
+        if prompt_id is not None and not _is_uuid(prompt_id):
+            raise ValueError(f"prompt_id {prompt_id!r} is not a UUID; leave it out for a new one")
         if not isinstance(model_versions, str | None):
             model_versions = format_model_versions(model_versions)
         record = PromptRecord(
-            prompt_id=str(uuid.uuid4()),
+            prompt_id=prompt_id or str(uuid.uuid4()),
             child_id=str(child_id),
             issued_at=issued_at or _now(),
             key_name=key_name,

@@ -56,7 +56,7 @@ ALLOWED = {
         "/reload",
         "/ui/overview",
     },
-    Role.auditor: {"/audit_log", "/model_card"},
+    Role.auditor: {"/audit_log", "/model_card", "/ui/overview"},
 }
 
 BODY = {"child_id": "C314", "purpose": "early help planning meeting"}

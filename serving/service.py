@@ -1,0 +1,323 @@
+"""Lantern's HTTP service: explained advisory prompts, cohort lists, judgements, model cards.
+
+``bentoml serve serving.service:Lantern`` (or ``lantern serve``). The service is a thin face
+over :class:`serving.state.Served`; :class:`serving.middleware.AuditMiddleware` checks every
+caller's key and role and writes the audit row before any answer leaves. Settings come from
+``$LANTERN_SERVICE_CONFIG`` (YAML, see :class:`serving.state.ServiceSettings`) or the
+environment (``LANTERN_FEATURES``, ``LANTERN_DATABASE_URL``, ``MLFLOW_TRACKING_URI``).
+
+A promotion is picked up without a restart: ``POST /reload`` (analysts), or each worker's
+watch on the registry's ``champion`` aliases. A new state is built beside the old one and
+swapped in; requests in flight finish on the state they started with.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import bentoml
+from fastapi import FastAPI, Query
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import Field
+
+from explain.record import RecordError
+from serving.middleware import MODEL_VERSIONS_HEADER, AuditMiddleware
+from serving.state import (
+    NotReadyError,
+    Served,
+    UnknownChildError,
+    UnknownModelError,
+    champion_versions,
+    load_served,
+    load_service_settings,
+)
+from serving.store import InvalidJudgementError, Store, UnknownPromptError, format_model_versions
+
+log = logging.getLogger("lantern.service")
+
+UI_DIR = Path(__file__).parent / "ui"
+
+ChildId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_\-]+$",
+        description="The child's pseudonymised id, as in the partnership's extracts.",
+    ),
+]
+Purpose = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=500,
+        pattern=r"\S",
+        description="Why the prompt is requested (recorded in the audit log), e.g. "
+        "'team around the child meeting'.",
+    ),
+]
+
+web = FastAPI(title="Lantern pages", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+def _error(ctx: bentoml.Context, status: int, error: str, detail: str, **extra) -> dict:
+    ctx.response.status_code = status
+    return {"error": error, "detail": detail, **extra}
+
+
+@bentoml.service(
+    name="lantern",
+    traffic={"timeout": 60},
+    workers=1,
+    logging={"access": {"enabled": False}},
+)
+@bentoml.asgi_app(web, path="/")
+class Lantern:
+    """Explained advisory prompts for a safeguarding partnership (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.settings = load_service_settings()
+        self.store = Store(self.settings.store)
+        self.served: Served | None = None
+        self.not_ready = "starting"
+        self._lock = threading.Lock()
+        self.reload()
+        if self.settings.watch_seconds > 0:
+            threading.Thread(target=self._watch, name="lantern-watch", daemon=True).start()
+
+    # ------------------------------------------------------------------ state
+
+    def reload(self) -> dict[str, Any]:
+        """Load the champions and the newest snapshot, and swap them in if that succeeds."""
+        with self._lock:
+            before = self.served.versions() if self.served else {}
+            try:
+                served = load_served(self.settings)
+            except NotReadyError as err:
+                if self.served is None:
+                    self.not_ready = str(err)
+                log.warning("not reloaded: %s", err)
+                return {"reloaded": False, "reason": str(err), "serving": before}
+            self.served, self.not_ready = served, ""
+            return {
+                "reloaded": True,
+                "previous": before,
+                "serving": served.versions(),
+                "snapshot_date": f"{served.snapshot.date:%Y-%m-%d}",
+            }
+
+    def _watch(self) -> None:
+        stop = threading.Event()
+        while not stop.wait(self.settings.watch_seconds):
+            try:
+                current = champion_versions(self.settings)
+                serving = self.served.versions() if self.served else {}
+                if current != serving and all(current.values()):
+                    log.info("champion changed %s -> %s: reloading", serving, current)
+                    self.reload()
+            except Exception:  # keep watching: one failed look at the registry is not fatal
+                log.exception("the registry watch failed; trying again later")
+
+    def __is_ready__(self) -> bool:
+        return self.served is not None
+
+    def _ready(self, ctx: bentoml.Context) -> Served | dict:
+        served = self.served
+        if served is None:
+            return _error(ctx, 503, "not ready", self.not_ready)
+        ctx.response.headers[MODEL_VERSIONS_HEADER] = format_model_versions(served.versions())
+        return served
+
+    @staticmethod
+    def _key_name(ctx: bentoml.Context) -> str:
+        key = getattr(ctx.request.state, "lantern_key", None)
+        return key.name if key is not None else "(none)"
+
+    def _issue(self, ctx, served: Served, make, child_id: str, purpose: str) -> dict:
+        prompt_id = str(uuid.uuid4())
+        issued_at = datetime.now(UTC)
+        prompt = make(prompt_id=prompt_id, issued_at=issued_at).to_dict()
+        self.store.record_prompt(
+            child_id=child_id,
+            key_name=self._key_name(ctx),
+            prompt=prompt,
+            purpose=purpose,
+            model_versions=served.versions(),
+            issued_at=issued_at,
+            prompt_id=prompt_id,
+        )
+        return prompt
+
+    # ------------------------------------------------------------------ practitioners
+
+    @bentoml.api(route="/prompt")
+    def prompt(self, child_id: ChildId, purpose: Purpose, ctx: bentoml.Context) -> dict:
+        """The advisory prompt about one child, from every model: reasons, protective factors,
+        missing records, the band and rank, and the advisory notice. Never a bare score."""
+        served = self._ready(ctx)
+        if not isinstance(served, Served):
+            return served
+        try:
+            return self._issue(
+                ctx,
+                served,
+                lambda **kw: served.prompt(child_id, purpose, **kw),
+                child_id,
+                purpose,
+            )
+        except UnknownChildError as err:
+            return _error(ctx, 404, "unknown child", str(err))
+
+    @bentoml.api(route="/prompt_from_record")
+    def prompt_from_record(
+        self,
+        record: dict[str, float | int | bool | str | None],
+        purpose: Purpose,
+        ctx: bentoml.Context,
+        child_id: ChildId = "record",
+    ) -> dict:
+        """The advisory prompt for a feature record held by another system (feature name ->
+        value; leave out or send null what is not recorded). Every bad field is named."""
+        served = self._ready(ctx)
+        if not isinstance(served, Served):
+            return served
+        try:
+            return self._issue(
+                ctx,
+                served,
+                lambda **kw: served.prompt_from_record(record, purpose, child_id=child_id, **kw),
+                child_id,
+                purpose,
+            )
+        except RecordError as err:
+            return _error(ctx, 400, "invalid record", str(err), problems=err.problems)
+
+    @bentoml.api(route="/judgement")
+    def judgement(
+        self,
+        prompt_id: Annotated[str, Field(min_length=1, max_length=64)],
+        view: Literal["agree", "disagree"],
+        ctx: bentoml.Context,
+        note: Annotated[str, Field(max_length=2000)] = "",
+    ) -> dict:
+        """Record the practitioner's own judgement on a prompt: agree or disagree, and why."""
+        try:
+            saved = self.store.record_judgement(
+                prompt_id, view, key_name=self._key_name(ctx), note=note or None
+            )
+        except UnknownPromptError as err:
+            return _error(ctx, 404, "unknown prompt", str(err))
+        except (InvalidJudgementError, ValueError) as err:
+            return _error(ctx, 400, "invalid judgement", str(err))
+        return {"recorded": True, "prompt_id": prompt_id, "view": view, "at": str(saved.at)}
+
+    # ------------------------------------------------------------------ analysts
+
+    @bentoml.api(route="/cohort")
+    def cohort(
+        self,
+        model: Annotated[str, Field(min_length=1, max_length=64)],
+        capacity: Annotated[int, Field(ge=1, le=100_000)],
+        ctx: bentoml.Context,
+    ) -> dict:
+        """A team's cohort list: its ``capacity`` children of highest concern for ``model``,
+        each with their top reasons and protective factors."""
+        served = self._ready(ctx)
+        if not isinstance(served, Served):
+            return served
+        try:
+            return served.cohort(model, capacity).to_dict() | {
+                "snapshot_date": f"{served.snapshot.date:%Y-%m-%d}",
+                "version": served.versions()[model],
+            }
+        except UnknownModelError as err:
+            return _error(ctx, 404, "unknown model", str(err))
+        except ValueError as err:
+            return _error(ctx, 400, "invalid capacity", str(err))
+
+    @bentoml.api(route="/reload")
+    def reload_models(self, ctx: bentoml.Context) -> dict:
+        """Pick up a promotion now: load each model's champion and the newest snapshot."""
+        result = self.reload()
+        if self.served is not None:
+            versions = format_model_versions(self.served.versions())
+            ctx.response.headers[MODEL_VERSIONS_HEADER] = versions
+        if not result["reloaded"] and self.served is None:
+            ctx.response.status_code = 503
+        return result
+
+    # ------------------------------------------------------------------ auditors
+
+    @bentoml.api(route="/audit_log")
+    def audit_log(
+        self,
+        since: date,
+        until: date | None = None,
+        child_id: ChildId | None = None,
+        limit: Annotated[int, Field(ge=1, le=100_000)] = 1000,
+    ) -> dict:
+        """Audit rows written on or after ``since`` (and before ``until``), oldest first."""
+        start = datetime.combine(since, time(), UTC)
+        end = datetime.combine(until, time(), UTC) if until else None
+        rows = self.store.audit_rows(start, end, child_id=child_id, limit=limit)
+        return {"rows": [r.as_dict() for r in rows], "count": len(rows)}
+
+    # ------------------------------------------------------------------ pages (GET)
+
+    @web.get("/model_card")
+    def model_card(self, model: Annotated[str | None, Query(max_length=64)] = None) -> JSONResponse:
+        """The model card of each served model (or of ``model``), with the version served."""
+        served = self.served
+        if served is None:
+            return JSONResponse({"error": "not ready", "detail": self.not_ready}, 503)
+        names = [model] if model else list(served.models)
+        unknown = [n for n in names if n not in served.models]
+        if unknown:
+            return JSONResponse(
+                {
+                    "error": "unknown model",
+                    "detail": f"no model called {unknown[0]!r} is served; choose one of "
+                    f"{', '.join(served.models)}",
+                },
+                404,
+            )
+        body = {
+            name: {"version": served.models[name].served.version, "card": served.models[name].card}
+            for name in names
+        }
+        return JSONResponse(
+            body, headers={MODEL_VERSIONS_HEADER: format_model_versions(served.versions())}
+        )
+
+    @web.get("/ui/overview", response_class=HTMLResponse)
+    def overview_page(self) -> HTMLResponse:
+        """The partnership overview (analysts and auditors)."""
+        served = self.served
+        if served is None:
+            return HTMLResponse(f"<p>Lantern is not ready: {self.not_ready}</p>", 503)
+        return HTMLResponse(_overview_html(self, served))
+
+
+def _overview_html(service: Lantern, served: Served) -> str:
+    cached = getattr(service, "_overview", None)
+    if cached and cached[0] is served:
+        return cached[1]
+    try:
+        from governance.overview_service import overview_html
+    except ImportError:
+        html = "<p>The partnership overview is not available in this build.</p>"
+    else:
+        html = overview_html(served, service.settings)
+    service._overview = (served, html)
+    return html
+
+
+web.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
+
+Lantern.add_asgi_middleware(AuditMiddleware, settings=load_service_settings().store)
