@@ -1,5 +1,8 @@
 """Fixtures shared by the serving tests.
 
+- ``service_home`` / ``live_service``: a small trained, promoted partnership, and the real
+  service (``bentoml serve`` in a subprocess) over it, once per session.
+
 - ``pg_server``: one throwaway PostgreSQL server per session (skips, saying why, where
   Debian's ``postgresql`` binaries are missing); ``pg_url``: a fresh database on it per test.
 - ``sqlite_url``: a fresh SQLite file per test.
@@ -77,3 +80,23 @@ def store(store_url: str) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+@pytest.fixture(scope="session")
+def service_home(tmp_path_factory: pytest.TempPathFactory):
+    """A small trained, promoted partnership with one key per role (service_fixtures.Home)."""
+    from service_fixtures import build_home
+
+    return build_home(tmp_path_factory.mktemp("service"))
+
+
+@pytest.fixture(scope="session")
+def live_service(service_home):
+    """The real service (``bentoml serve``) on a free port over ``service_home``."""
+    from service_fixtures import LiveService
+
+    service = LiveService(service_home).start()
+    try:
+        yield service
+    finally:
+        service.stop()
