@@ -14,6 +14,7 @@ CHILDREN ?= 40000
 YEARS ?= 3
 SEED ?= 7
 DATA ?= data/partnership
+PORT ?= 3000
 
 .PHONY: quickstart test bench lint format venv clean docs browser postgres
 
@@ -36,6 +37,8 @@ quickstart: venv
 	@# A refused promotion is shown, with its reasons, and leaves the champion as it was.
 	-$(BIN)/lantern promote --model exclusion_neet
 	-$(BIN)/lantern promote --model serious_violence
+	@# The service, in the foreground: its page, a demo key and an example request are printed.
+	$(BIN)/lantern serve --demo-key --features $(DATA)/features.parquet --port $(PORT)
 
 # Headless Chromium for the browser tests (they skip without it); installed only if missing.
 browser:

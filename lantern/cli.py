@@ -53,6 +53,7 @@ app.command("audit")(_audit.audit)
 from lantern.commands import governance as _governance  # noqa: E402
 
 app.command("record")(_governance.record)
+app.command("overview")(_governance.overview)
 
 from lantern.commands import access as _access  # noqa: E402
 
@@ -60,3 +61,7 @@ app.add_typer(_access.keys_app, name="keys")
 app.command("audit-log")(_access.audit_log)
 app.command("subject-access")(_access.subject_access)
 app.command("retention")(_access.retention)
+
+from lantern.commands import serve as _serve  # noqa: E402
+
+app.command("serve")(_serve.serve)
