@@ -3,82 +3,36 @@
 :func:`build_home` makes, in one folder, what ``make quickstart`` makes: a synthetic
 partnership, its feature table, an MLflow store with both models trained and promoted
 (forced: a partnership this small is too small for the fairness gate to check anything,
-which the gate rightly refuses), and a store with one key per role. :class:`LiveService`
-starts ``bentoml serve serving.service:Lantern`` on a free port against it and waits until
-it is ready.
+which the gate rightly refuses), and a store with one key per role.
+:class:`serving.local.LiveService` starts ``bentoml serve serving.service:Lantern`` on a free
+port against it and waits until it is ready.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import numpy as np
-import pandas as pd
 
-REPO = Path(__file__).resolve().parents[2]
+from serving.local import MODELS, REPO, ROLES, Home, LiveService, free_port, train_and_promote
+
+__all__ = [
+    "CHILDREN",
+    "MODELS",
+    "REPO",
+    "ROLES",
+    "SEED",
+    "Home",
+    "LiveService",
+    "a_child",
+    "build_home",
+    "free_port",
+    "train_and_promote",
+]
+
 CHILDREN = 2_500
 SEED = 11
-MODELS = ("exclusion_neet", "serious_violence")
-ROLES = ("practitioner", "analyst", "auditor")
-
-
-@dataclass
-class Home:
-    """Where a test service's data, registry and store live."""
-
-    folder: Path
-    features: Path
-    tracking_uri: str
-    database_url: str
-    keys: dict[str, str]
-    child_ids: list[str]
-    snapshot_date: str
-
-    def env(self, **extra: str) -> dict[str, str]:
-        """The environment a service (or a ``lantern`` command) on this home runs with."""
-        env = {
-            **os.environ,
-            "MLFLOW_TRACKING_URI": self.tracking_uri,
-            "LANTERN_FEATURES": str(self.features),
-            "LANTERN_DATABASE_URL": self.database_url,
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "BENTOML_DO_NOT_TRACK": "true",
-            "OMP_WAIT_POLICY": "PASSIVE",
-            "MLFLOW_LOGGING_LEVEL": "WARNING",
-            **extra,
-        }
-        env.pop("LANTERN_SERVICE_CONFIG", None)
-        return env
-
-
-def train_and_promote(table: pd.DataFrame, tracking, *, seed: int = SEED) -> None:
-    """Train both models on ``table``, register them and force them to champion."""
-    from training.config import load_training_settings
-    from training.pipeline import train_and_register
-    from training.promotion import PromotionPolicy, promote
-
-    settings = load_training_settings().model_copy(update={"bootstrap": 20, "seed": seed})
-    results = train_and_register(table, list(MODELS), settings, tracking)
-    for result in results:
-        promote(
-            result.outcome,
-            challenger_metrics=dict(result.evaluation.metrics["lantern"].point),
-            champion_metrics=None,
-            fairness_result=None,
-            policy=PromotionPolicy(),
-            settings=tracking,
-            force=True,
-            reason="test service on a partnership too small for the fairness gate",
-            version=result.version,
-        )
 
 
 def build_home(folder: Path) -> Home:
@@ -101,7 +55,12 @@ def build_home(folder: Path) -> Home:
     )
     (folder / "mlruns").mkdir(exist_ok=True)
     try:
-        train_and_promote(table, tracking)
+        train_and_promote(
+            table,
+            tracking,
+            seed=SEED,
+            reason="test service on a partnership too small for the fairness gate",
+        )
     finally:
         import mlflow
 
@@ -124,93 +83,6 @@ def build_home(folder: Path) -> Home:
         child_ids=sorted(ids),
         snapshot_date=f"{latest:%Y-%m-%d}",
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class LiveService:
-    """``bentoml serve serving.service:Lantern`` in a subprocess, on a free port."""
-
-    home: Home
-    port: int = field(default_factory=free_port)
-    watch_seconds: float = 0
-    process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 180) -> LiveService:
-        config = self.home.folder / f"service-{self.port}.yaml"
-        config.write_text(
-            f"features: {self.home.features}\n"
-            f"watch_seconds: {self.watch_seconds}\n"
-            f"tracking: {{uri: '{self.home.tracking_uri}'}}\n"
-            f"store: {{url: '{self.home.database_url}'}}\n"
-        )
-        self.log = self.home.folder / f"service-{self.port}.log"
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bentoml",
-                "serve",
-                "serving.service:Lantern",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-            ],
-            cwd=REPO,
-            env=self.home.env(LANTERN_SERVICE_CONFIG=str(config)),
-            stdout=self.log.open("w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the service exited early:\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(
-            f"the service was not ready in {timeout} s:\n{self.log.read_text()[-3000:]}"
-        )
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def headers(self, role: str) -> dict[str, str]:
-        """The Authorization header of the test key for ``role``."""
-        return {"Authorization": f"Bearer {self.home.keys[role]}"}
-
-    def audit_rows(self) -> list[dict]:
-        """Every audit row the service wrote, read straight from the database."""
-        from serving.config import StoreSettings
-        from serving.store import Store
-
-        store = Store(StoreSettings(url=self.home.database_url))
-        try:
-            return [r.as_dict() for r in store.audit_rows()]
-        finally:
-            store.close()
 
 
 def a_child(home: Home, seed: int = 0) -> str:
