@@ -426,6 +426,7 @@ def model_prompt(
     snapshot_date,
     top_n: int = TOP_N,
     threshold: float = MIN_WEIGHT,
+    verify: bool = False,
 ) -> ModelPrompt:
     """One model's section of a child's prompt.
 
@@ -447,6 +448,12 @@ def model_prompt(
         Reasons of each direction to show.
     threshold : float, default :data:`explain.reasons.MIN_WEIGHT`
         Weights at most this size are not named.
+    verify : bool, default False
+        Also run the booster and check the contributions add up to its output
+        (:func:`explain.reasons.check_additivity`). The probability shown is always computed
+        from the contributions themselves, so it is the number the reasons explain; the check
+        guards against contributions from another model or other values, at the cost of a
+        booster call per prompt (the explainers are checked against LightGBM in the tests).
 
     Returns
     -------
@@ -455,8 +462,9 @@ def model_prompt(
     model = served.model
     x = np.asarray(x, dtype=float)
     explanation = explain_row(x, contributions, model, registry, top_n=top_n, threshold=threshold)
-    check_additivity(model, x, contributions)
-    probability = float(model.predict_proba(x[None, :])[0])
+    if verify:
+        check_additivity(model, x, contributions)
+    probability = float(model.proba_from_contributions(contributions)[0])
     return ModelPrompt(
         model=model.outcome,
         title=served.title,

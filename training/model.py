@@ -99,6 +99,15 @@ class ScoringModel:
         """Calibrated probability of the outcome within the window."""
         return 1.0 / (1.0 + np.exp(-self.log_odds(X)))
 
+    def proba_from_contributions(self, contributions: np.ndarray) -> np.ndarray:
+        """Calibrated probability from TreeSHAP contributions (each row sums to the margin).
+
+        Equal to :meth:`predict_proba` on the explained rows, without running the booster
+        again, and the number shown is then exactly the one its reasons explain.
+        """
+        margin = np.atleast_2d(contributions).sum(axis=1)
+        return 1.0 / (1.0 + np.exp(-(self.slope * margin + self.intercept)))
+
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """TreeSHAP contributions to the raw margin; the last column is the base value."""
         return self.booster.predict(X, pred_contrib=True)

@@ -345,7 +345,7 @@ def test_every_string_in_generated_prompts_is_free_of_banned_phrases(
             assert find_banned(text) == [], text
 
 
-def test_contributions_for_another_child_are_refused(
+def test_contributions_for_another_child_are_refused_when_verifying(
     served, cohort, explain_latest, explain_registry
 ):
     X, scores = cohort["exclusion_neet"]
@@ -359,7 +359,27 @@ def test_contributions_for_another_child_are_refused(
             explain_registry,
             scores,
             snapshot_date="2026-09-01",
+            verify=True,
         )
+
+
+def test_the_probability_shown_is_the_models_own(served, cohort, explain_registry):
+    for name in OUTCOMES:
+        X, scores = cohort[name]
+        model = served[name].model
+        rows = X[:50]
+        shown = [
+            model_prompt(
+                served[name],
+                x,
+                c,
+                explain_registry,
+                scores,
+                snapshot_date="2026-09-01",
+            ).probability
+            for x, c in zip(rows, model.contributions(rows), strict=True)
+        ]
+        np.testing.assert_allclose(shown, model.predict_proba(rows), rtol=0, atol=1e-12)
 
 
 def test_a_prompt_needs_a_purpose_and_one_section_per_model(
