@@ -42,7 +42,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -653,8 +653,8 @@ class Store:
             model_versions=_clip(model_versions, 500),
             prompt=dict(prompt),
         )
-        values = asdict(record)
-        del values["judgements"]
+        # Shallow: dataclasses.asdict would deep-copy the whole prompt document for nothing.
+        values = {f.name: getattr(record, f.name) for f in fields(record) if f.name != "judgements"}
         with self._write() as conn:
             conn.execute(prompts.insert().values(**values))
         return record
