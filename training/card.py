@@ -29,7 +29,8 @@ ETHICAL = [
     "Recorded outcomes carry the bias of the agencies that record them: a child more often "
     "stopped or recorded is more often 'positive'. The fairness report compares recorded and "
     "(on synthetic data) true outcomes.",
-    "Victims and perpetrators are largely the same children: the model predicts involvement, "
+    "Children harmed by violence and children who harm others are largely the same children: "
+    "the model predicts involvement, "
     "and prompts keep 'harmed' and 'harmed others' apart.",
 ]
 CAVEATS = [
