@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -30,6 +32,17 @@ def screenshot(html: Path, png: Path, *, width: int = 1200) -> list[str]:
     """
     if not CHROMIUM.exists():
         raise FileNotFoundError(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _screenshot(html, png, width)
+    # Playwright's sync API refuses to run inside an event loop (a notebook's kernel, a
+    # server): take the picture from a thread of its own.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_screenshot, html, png, width).result()
+
+
+def _screenshot(html: Path, png: Path, width: int) -> list[str]:
     from playwright.sync_api import sync_playwright
 
     errors: list[str] = []

@@ -155,5 +155,7 @@ def _log(report, name: str, found, settings: TrackingSettings) -> list[str]:
                 verdict["report_console_errors"] = errors
         except FileNotFoundError:
             pass  # no Chromium here: the HTML and JSON are still logged
+        except Exception as err:  # a picture is a convenience; the audit must not fail for it
+            verdict["report_picture_failed"] = f"{type(err).__name__}: {err}"[:500]
         client.log_artifacts(found.run_id, str(folder), "fairness")
         return sorted(f"fairness/{p.name}" for p in folder.iterdir())

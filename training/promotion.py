@@ -98,24 +98,26 @@ def _metric(metrics: dict[str, float], key: str, whose: str) -> float:
 def _auc_gate(challenger: float, champion: float, tolerance: float) -> Gate:
     drop = champion - challenger
     passed = not math.isnan(drop) and drop <= tolerance + _EPS
-    verdict = "within" if passed else "more than"
-    return Gate(
-        "auc",
-        passed,
-        f"AUC {challenger:.3f} vs champion {champion:.3f}: {drop:+.3f} below it, "
-        f"{verdict} the {tolerance:.3f} allowed",
-    )
+    if passed and drop <= 0:
+        change = f"{-drop:.3f} above it"
+    else:
+        verdict = "within" if passed else "more than"
+        change = f"{drop:.3f} below it, {verdict} the {tolerance:.3f} allowed"
+    return Gate("auc", passed, f"AUC {challenger:.3f} vs champion {champion:.3f}: {change}")
 
 
 def _ece_gate(challenger: float, champion: float, tolerance: float) -> Gate:
     rise = challenger - champion
     passed = not math.isnan(rise) and rise <= tolerance + _EPS
-    verdict = "within" if passed else "more than"
+    if passed and rise <= 0:
+        change = f"{-rise:.3f} better"
+    else:
+        verdict = "within" if passed else "more than"
+        change = f"{rise:.3f} worse, {verdict} the {tolerance:.3f} allowed"
     return Gate(
         "ece",
         passed,
-        f"calibration error (ECE) {challenger:.3f} vs champion {champion:.3f}: {rise:+.3f} "
-        f"above it, {verdict} the {tolerance:.3f} allowed",
+        f"calibration error (ECE) {challenger:.3f} vs champion {champion:.3f}: {change}",
     )
 
 
