@@ -33,26 +33,19 @@ def promote(
     challenger's own test rows, and the fairness audit. A refusal changes nothing and exits 1.
     A promoted version gets its transparency record (record/) logged to its run.
     """
-    from training.compare import compare
-    from training.promotion import FAIRNESS_ARTIFACT, PromotionPolicy
-    from training.promotion import promote as run_promotion
-    from training.tracking import TrackingSettings, load_run_artifact_json
+    from training.promotion import PromotionPolicy
+    from training.retrain import promote_challenger
+    from training.tracking import TrackingSettings
 
     facts = load_partnership_or_exit(partnership)
-    settings = TrackingSettings()
     try:
-        comparison = compare(model, settings)
-        challenger = settings.client().get_model_version(model, comparison.challenger_version)
-        decision = run_promotion(
+        decision = promote_challenger(
             model,
-            challenger_metrics=comparison.challenger,
-            champion_metrics=comparison.champion,
-            fairness_result=load_run_artifact_json(challenger.run_id, FAIRNESS_ARTIFACT, settings),
+            TrackingSettings(),
             policy=PromotionPolicy(auc_tolerance=auc_tolerance, ece_tolerance=ece_tolerance),
-            settings=settings,
+            partnership=facts,
             force=force,
             reason=reason,
-            version=comparison.challenger_version,
         )
     except (LookupError, ValueError) as err:
         console.print(f"[red]{err}[/]")
@@ -60,9 +53,6 @@ def promote(
     console.print(decision.summary())
     if not decision.promoted:
         raise typer.Exit(code=1)
-    from governance.record import log_record
-
-    log_record(model, decision.version, settings, facts)
     console.print(f"  transparency record logged to v{decision.version}'s run (record/)")
 
 
