@@ -305,15 +305,18 @@ class Lantern:
 
 
 def _overview_html(service: Lantern, served: Served) -> str:
+    """The partnership overview page, built once per served state (it scores every snapshot)."""
     cached = getattr(service, "_overview", None)
     if cached and cached[0] is served:
         return cached[1]
-    try:
-        from governance.overview_service import overview_html
-    except ImportError:
-        html = "<p>The partnership overview is not available in this build.</p>"
-    else:
-        html = overview_html(served, service.settings)
+    from governance.overview import overview_for_partnership
+    from governance.overview_report import render_overview_html
+
+    settings = service.settings
+    overview = overview_for_partnership(
+        settings.features, settings.tracking, models=list(served.models)
+    )
+    html = render_overview_html(overview)
     service._overview = (served, html)
     return html
 

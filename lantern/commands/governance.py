@@ -1,4 +1,5 @@
-"""``lantern record``: a model version's algorithmic transparency record (ATRS)."""
+"""``lantern record``: a model version's algorithmic transparency record (ATRS); ``lantern
+overview``: the partnership overview of who each champion flags, by group and over time."""
 
 from __future__ import annotations
 
@@ -87,3 +88,58 @@ def record(
     if log:
         run_id = found["model"]["run_id"]
         typer.echo(f"logged record/record.md and record/record.json to run {run_id}", err=True)
+
+
+def overview(
+    features: Annotated[
+        Path, typer.Option(help="The feature table (`lantern features`), Parquet or CSV.")
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Write the overview page (self-contained HTML) here.")
+    ] = Path("overview.html"),
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the overview as JSON here.")
+    ] = None,
+    capacity: Annotated[
+        float | None,
+        typer.Option(
+            help="Each team's capacity: a share (< 1) or a number of children (default: the "
+            "share each champion was trained and audited at)."
+        ),
+    ] = None,
+    quarters: Annotated[int, typer.Option(help="Trend window, in quarters.")] = 8,
+) -> None:
+    """Write the partnership overview: who each champion flags, by area, age band, sex,
+    ethnicity and SEND, over the last quarters, with what needs a query highlighted.
+
+    Every snapshot of the feature table is scored by each model's champion; its latest
+    fairness audit is read from MLflow. Small cells are suppressed.
+    """
+    from features.outcomes import load_outcomes
+    from governance.overview import overview_for_partnership
+    from governance.overview_report import render_overview_html, render_overview_json, write_text
+    from training.tracking import TrackingSettings
+
+    settings = TrackingSettings()
+    try:
+        found = overview_for_partnership(
+            features,
+            settings,
+            capacities=None if capacity is None else dict.fromkeys(load_outcomes(), capacity),
+            quarters=quarters,
+        )
+    except FileNotFoundError as err:
+        console.print(f"[red]{err}[/]", soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    except (LookupError, ValueError) as err:
+        console.print(f"[red]{err}[/]", soft_wrap=True)
+        raise typer.Exit(code=1) from None
+    write_text(out, render_overview_html(found))
+    typer.echo(f"wrote {out}", err=True)
+    if json_out:
+        write_text(json_out, render_overview_json(found))
+        typer.echo(f"wrote {json_out}", err=True)
+    alerts = found.highlights[found.highlights["alert"]]
+    for note in found.notes:
+        console.print(note, soft_wrap=True)
+    console.print(f"{len(alerts)} alert(s) need a query; see 'What needs a query' in {out}.")
