@@ -44,7 +44,7 @@ td { white-space: nowrap; }
 th { background: #f2f2f2; }
 td.text, th.text { text-align: left; }
 td.flag { background: #fbe3e4; color: #8b0000; font-weight: bold; }
-td.suppressed { color: #777; font-style: italic; }
+td.suppressed { color: #595959; font-style: italic; }
 tr.reference td { background: #f5f8ff; }
 .verdict { padding: 0.8rem 1rem; border-radius: 4px; margin: 0.8rem 0; }
 .verdict.failed { background: #fbe3e4; border: 2px solid #b2182b; }
