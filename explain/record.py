@@ -156,7 +156,10 @@ def _value_problem(name: str, value: object, spec: FeatureSpec) -> dict[str, str
     if not isinstance(value, Real):
         shown = repr(value) if isinstance(value, str) else f"a {type(value).__name__}"
         return _problem(name, f"is {shown}, not a number", hint)
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # a JSON integer too large for a float
+        return _problem(name, "is a number too large to be a feature value", hint)
     if not math.isfinite(number):
         return _problem(name, f"is {number}, not a finite number", hint)
     low, high = RANGES[spec.unit]

@@ -38,8 +38,9 @@ class Home:
 
     def env(self, **extra: str) -> dict[str, str]:
         """The environment a service (or a ``lantern`` command) on this home runs with."""
+        inherited = {k: v for k, v in os.environ.items() if k != "LANTERN_SERVICE_CONFIG"}
         env = {
-            **os.environ,
+            **inherited,
             "MLFLOW_TRACKING_URI": self.tracking_uri,
             "LANTERN_FEATURES": str(self.features),
             "LANTERN_DATABASE_URL": self.database_url,
@@ -49,7 +50,6 @@ class Home:
             "MLFLOW_LOGGING_LEVEL": "WARNING",
             **extra,
         }
-        env.pop("LANTERN_SERVICE_CONFIG", None)
         return env
 
 

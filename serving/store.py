@@ -179,10 +179,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def storable(text: str) -> str:
+    """``text`` as every backend can store it: a lone surrogate (invalid UTF-8) and NUL (which
+    PostgreSQL refuses) are written as backslash escapes instead of failing the write."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text.replace("\x00", "\\x00")
+
+
 def _clip(value: Any, limit: int) -> str | None:
     if value is None:
         return None
-    value = str(value)
+    value = storable(str(value))
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
@@ -727,7 +734,11 @@ class Store:
                 "record the rest in the case file"
             )
         judgement = Judgement(
-            prompt_id=prompt_id, view=view, note=note, key_name=key_name, at=at or _now()
+            prompt_id=prompt_id,
+            view=view,
+            note=None if note is None else storable(note),
+            key_name=key_name,
+            at=at or _now(),
         )
         with self._write() as conn:
             self._prompt(conn, prompt_id)
