@@ -16,7 +16,7 @@ SEED ?= 7
 DATA ?= data/partnership
 PORT ?= 3000
 
-.PHONY: quickstart test bench lint format venv clean docs browser postgres
+.PHONY: quickstart test bench bench-large lint format venv clean docs browser postgres
 
 venv: $(VENV)/.installed
 
@@ -75,6 +75,10 @@ docs: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks --out docs/benchmarks.md
+
+# The pipeline at 40k, 250k and 1M children, pandas beside Dask (about an hour, up to 20 GB).
+bench-large: venv
+	$(BIN)/python -m benchmarks.scale --out docs/benchmarks-large.md
 
 clean:
 	rm -rf $(VENV) data tests/artifacts .pytest_cache .ruff_cache

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +13,7 @@ import typer
 from rich.table import Table
 
 from lantern.commands import make_console
+from lantern.commands.partnership import ENGINE_HELP, SCHEDULER_HELP, Engine, check_engine
 
 console = make_console()
 
@@ -53,14 +56,19 @@ def train(
             "instead of a partnership."
         ),
     ] = None,
+    engine: Annotated[Engine, typer.Option(help=ENGINE_HELP)] = Engine.pandas,
+    scheduler: Annotated[str | None, typer.Option(help=SCHEDULER_HELP)] = None,
 ) -> None:
     """Train both models (or one), compare them with baselines and register each as challenger.
 
     Splits by time (train, validate, test on the latest complete year, held-out children),
     calibrates on the validation period, reports metrics with 95% intervals beside an
-    indicator-count rule, a logistic regression and, on synthetic data, the oracle.
+    indicator-count rule, a logistic regression and, on synthetic data, the oracle. With
+    --engine dask, features (when not given) and the boosters are built on a Dask cluster.
     """
     import pandas as pd
+
+    check_engine(engine, scheduler)
 
     from features.outcomes import load_outcomes
     from training.config import load_training_settings
@@ -82,25 +90,34 @@ def train(
         raise typer.Exit(code=2)
     definitions = load_outcomes(outcomes)
     truth_path = _ground_truth_file(data) if data else None
-    table = pd.read_parquet(features) if features else _build_features(data, definitions)
-    ground_truth = pd.read_parquet(truth_path) if truth_path else None
     names = list(definitions) if model == ModelChoice.all else [model.value]
     from lantern.commands.partnership import progress_bar
     from training.pipeline import train_and_register
 
     try:
-        with progress_bar() as progress:
-            task = progress.add_task(f"training {', '.join(names)}", total=len(names))
-            results = train_and_register(
-                table,
-                names,
-                settings,
-                tracking,
-                ground_truth=ground_truth,
-                outcome_definitions=definitions,
-                progress=lambda name: progress.advance(task),
+        with _cluster(engine, scheduler) as client:
+            table = (
+                pd.read_parquet(features)
+                if features
+                else _build_features(data, definitions, client)
             )
-    except SplitError as err:
+            ground_truth = pd.read_parquet(truth_path) if truth_path else None
+            if client is not None:
+                from training.engine import train_and_register_dask
+
+                train_and_register = partial(train_and_register_dask, client=client)
+            with progress_bar() as progress:
+                task = progress.add_task(f"training {', '.join(names)}", total=len(names))
+                results = train_and_register(
+                    table,
+                    names,
+                    settings,
+                    tracking,
+                    ground_truth=ground_truth,
+                    outcome_definitions=definitions,
+                    progress=lambda name: progress.advance(task),
+                )
+    except (SplitError, ConnectionError) as err:
         console.print(f"[red]{err}[/]")
         raise typer.Exit(code=1) from None
     _print_summary([r.summary_row() for r in results], time.perf_counter() - started)
@@ -109,11 +126,26 @@ def train(
             console.print(f"{r.outcome}: {note}")
 
 
-def _build_features(data: Path, definitions):
+def _cluster(engine: Engine, scheduler: str | None):
+    """A Dask client for --engine dask (closed, with any local cluster, on exit); else None."""
+    if engine != Engine.dask:
+        return nullcontext()
+    from features.engine import ClusterSettings, open_client
+
+    return open_client(ClusterSettings(scheduler=scheduler))
+
+
+def _build_features(data: Path, definitions, client=None):
     from features.build import build_features, default_snapshot_dates
     from features.contract import load_extracts
     from features.pointintime import index_records
 
+    if client is not None:
+        from features.engine import build_features_dask, dates_rule
+
+        with console.status("building features on dask"):
+            table = build_features_dask(data, dates_rule(), client, outcomes=definitions)
+            return table.compute().reset_index(drop=True)
     with console.status("building features"):
         records = index_records(load_extracts(data).tables())
         return build_features(records, default_snapshot_dates(records), outcomes=definitions)
