@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 import lightgbm as lgb
@@ -23,11 +24,10 @@ import numpy as np
 import pandas as pd
 
 from features.build import KEY_COLUMNS, label_column
-from features.outcomes import load_outcomes
 from features.registry import Registry, default_registry
 from training.config import LightGBMSettings, TrainingSettings
 from training.model import ScoringModel, as_matrix, fit_booster, fit_platt
-from training.pipeline import TrainResult, evaluate_all, log_and_register
+from training.pipeline import TrainResult, evaluate_all, train_and_register
 from training.split import TemporalSplit, held_out, temporal_split
 from training.tracking import TrackingSettings
 
@@ -272,26 +272,16 @@ def train_and_register_dask(
     progress: Callable[[str], None] | None = None,
 ) -> list[TrainResult]:
     """:func:`training.pipeline.train_and_register`, each booster fitted on the cluster."""
-    definitions = outcome_definitions or load_outcomes()
-    default = load_outcomes()
-    results = []
-    for outcome in outcomes:
-        same_as_generator = outcome in default.root and definitions[outcome] == default[outcome]
-        result = train_outcome_dask(
-            table,
-            outcome,
-            settings,
-            client,
-            ground_truth=ground_truth,
-            oracle_applies=same_as_generator,
-        )
-        if ground_truth is not None and not same_as_generator:
-            result.notes.append("no oracle: the outcome definition differs from the generator's")
-        log_and_register(table, result, settings, tracking, outcome_definition=definitions[outcome])
-        results.append(result)
-        if progress:
-            progress(outcome)
-    return results
+    return train_and_register(
+        table,
+        outcomes,
+        settings,
+        tracking,
+        ground_truth=ground_truth,
+        outcome_definitions=outcome_definitions,
+        progress=progress,
+        train=partial(train_outcome_dask, client=client),
+    )
 
 
 def _keys(part: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -430,14 +430,20 @@ def train_and_register(
     ground_truth: pd.DataFrame | None = None,
     outcome_definitions=None,
     progress: Callable[[str], None] | None = None,
+    train: Callable[..., TrainResult] | None = None,
 ) -> list[TrainResult]:
-    """Train, log and register each outcome's model in turn."""
+    """Train, log and register each outcome's model in turn.
+
+    ``train`` fits one outcome (default :func:`train_outcome`; the Dask engine passes its
+    own), called as ``train(table, outcome, settings, ground_truth=..., oracle_applies=...)``.
+    """
+    train = train or train_outcome
     definitions = outcome_definitions or load_outcomes()
     default = load_outcomes()
     results = []
     for outcome in outcomes:
         same_as_generator = outcome in default.root and definitions[outcome] == default[outcome]
-        result = train_outcome(
+        result = train(
             table, outcome, settings, ground_truth=ground_truth, oracle_applies=same_as_generator
         )
         if ground_truth is not None and not same_as_generator:
