@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from fairness_fixtures import COMPAS_CSV, PROPUBLICA_FILTERS
+from fairness_fixtures import COMPAS_CSV, NO_COMPAS, PROPUBLICA_FILTERS
 
 from fairness.schema import validate_document
 
 LANTERN = str(Path(sys.executable).with_name("lantern"))
+pytestmark = pytest.mark.skipif(not COMPAS_CSV.exists(), reason=NO_COMPAS)
 
 
 def lantern(*args) -> subprocess.CompletedProcess:
