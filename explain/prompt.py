@@ -541,6 +541,7 @@ def cohort_list(
     *,
     outcome: Outcome | None = None,
     threshold: float = MIN_WEIGHT,
+    probability: np.ndarray | None = None,
 ) -> CohortList:
     """A team's top-``capacity`` children by calibrated probability, with their top reasons.
 
@@ -566,6 +567,9 @@ def cohort_list(
         The outcome definition, for the title and window (default: the model's name, 12 months).
     threshold : float, default :data:`explain.reasons.MIN_WEIGHT`
         Weights at most this size are not named.
+    probability : np.ndarray, optional
+        The model's calibrated probabilities for ``X``, where the caller already holds them
+        (the service scores its cohort once at load); computed here otherwise.
 
     Returns
     -------
@@ -583,7 +587,7 @@ def cohort_list(
         raise ValueError(f"{len(ids)} child ids for {X.shape[0]} rows: pass one id per row")
     if isinstance(capacity, bool) or not isinstance(capacity, int | np.integer) or capacity < 1:
         raise ValueError(f"capacity {capacity!r} is not a whole number of children of 1 or more")
-    probability = model.predict_proba(X)
+    probability = model.predict_proba(X) if probability is None else np.asarray(probability)
     order = np.lexsort((np.asarray(ids, dtype=str), -probability))
     top = order[: int(capacity)]
     contributions = np.asarray(contributions_fn(X[top]), dtype=float)

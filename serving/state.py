@@ -243,6 +243,7 @@ class Served:
             self.registry,
             top_reasons=min(3, self.top_reasons),
             outcome=m.served.outcome,
+            probability=m.probability,
         )
 
     def _section(self, m: ServedOutcome, x: np.ndarray, name: str):
