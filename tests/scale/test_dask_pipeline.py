@@ -229,7 +229,9 @@ def test_cli_features_and_train_on_dask(client, partnership_folder, feature_tabl
     assert "serious_violence" in trained.stdout
     # The cluster given by address is used as it is, and left running.
     assert len(client.scheduler_info()["workers"]) == 2
-    store = MlflowClient(f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    # Both URIs given: an earlier test may have left MLflow's global registry URI elsewhere.
+    uri = f"sqlite:///{tmp_path}/mlruns/mlflow.db"
+    store = MlflowClient(tracking_uri=uri, registry_uri=uri)
     version = store.get_model_version_by_alias("serious_violence", "challenger")
     run = store.get_run(version.run_id)
     assert int(run.data.params["best_iteration"]) > 0
