@@ -28,6 +28,7 @@ shows.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -314,7 +315,9 @@ def band_for(probability: float, window_months: int = 12) -> Band:
     return Band(wording.BAND_HIGHEST.format(n=BAND_EDGES[-1]), edges[-1], 1.0, meaning)
 
 
-def rank_in_cohort(probability: float, cohort_scores: np.ndarray, snapshot_date) -> Rank:
+def rank_in_cohort(
+    probability: float, cohort_scores: np.ndarray, snapshot_date, *, checked: bool = False
+) -> Rank:
     """The child's position among the cohort's calibrated probabilities (1 = highest).
 
     Parameters
@@ -325,6 +328,9 @@ def rank_in_cohort(probability: float, cohort_scores: np.ndarray, snapshot_date)
         Every cohort child's calibrated probability at the same snapshot, sorted ascending.
     snapshot_date : date-like
         The snapshot, for the meaning sentence.
+    checked : bool, default False
+        The caller has already checked that ``cohort_scores`` is sorted and free of NaN
+        (a service does it once when it loads the cohort, not on every prompt).
 
     Returns
     -------
@@ -337,7 +343,7 @@ def rank_in_cohort(probability: float, cohort_scores: np.ndarray, snapshot_date)
             "the cohort scores are empty or not 1-D: pass every cohort child's calibrated "
             "probability at this snapshot"
         )
-    if np.isnan(scores).any() or np.any(np.diff(scores) < 0):
+    if not checked and (np.isnan(scores).any() or np.any(np.diff(scores) < 0)):
         raise ValueError(
             "the cohort scores must be sorted ascending and hold no NaN: pass np.sort(scores)"
         )
@@ -360,7 +366,11 @@ def rank_in_cohort(probability: float, cohort_scores: np.ndarray, snapshot_date)
 
 def format_date(value) -> str:
     """A date as a person reads it: "1 September 2025"."""
-    t = pd.Timestamp(value)
+    return _format_timestamp(pd.Timestamp(value))
+
+
+@functools.lru_cache(maxsize=256)
+def _format_timestamp(t: pd.Timestamp) -> str:
     return f"{t.day} {t:%B %Y}"
 
 
@@ -387,17 +397,16 @@ def missing_records(x: np.ndarray, features: list[str], registry: Registry) -> l
         In the order the sources first appear among ``features``.
     """
     x = np.asarray(x, dtype=float)
-    values = dict(zip(features, x, strict=True))
-    age = values.get(AGE_FEATURE, np.nan)
-    by_source: dict[str, list[str]] = {}
-    for name in features:
-        by_source.setdefault(registry[name].source, []).append(name)
+    values = dict(zip(features, x.tolist(), strict=True))
+    age = values.get(AGE_FEATURE, math.nan)
     found = []
-    for source, names in by_source.items():
+    for source, names in _by_source(tuple(features), registry).items():
         low, high = EXPECTED_AGES.get(source, (-math.inf, math.inf))
-        if not np.isnan(age) and not low <= age <= high:
+        if not math.isnan(age) and not low <= age <= high:
             continue
-        missing = [n for n in names if np.isnan(values[n]) and not missing_means_none(registry[n])]
+        missing = [
+            n for n in names if math.isnan(values[n]) and not missing_means_none(registry[n])
+        ]
         if not missing:
             continue
         agency = registry[names[0]].agency
@@ -410,6 +419,24 @@ def missing_records(x: np.ndarray, features: list[str], registry: Registry) -> l
             sentence = wording.MISSING_SOME.format(agency=agency, items=items)
         found.append(MissingRecord(agency, source, missing, sentence))
     return found
+
+
+_SOURCES: dict[tuple[tuple[str, ...], int], tuple[Registry, dict[str, list[str]]]] = {}
+
+
+def _by_source(features: tuple[str, ...], registry: Registry) -> dict[str, list[str]]:
+    """The features grouped by source, in order (kept per registry: a prompt asks each time)."""
+    key = (features, id(registry))
+    hit = _SOURCES.get(key)
+    if hit is not None and hit[0] is registry:
+        return hit[1]
+    by_source: dict[str, list[str]] = {}
+    for name in features:
+        by_source.setdefault(registry[name].source, []).append(name)
+    if len(_SOURCES) > 64:
+        _SOURCES.clear()
+    _SOURCES[key] = (registry, by_source)
+    return by_source
 
 
 def _lower_first(text: str) -> str:
@@ -427,6 +454,7 @@ def model_prompt(
     top_n: int = TOP_N,
     threshold: float = MIN_WEIGHT,
     verify: bool = False,
+    cohort_checked: bool = False,
 ) -> ModelPrompt:
     """One model's section of a child's prompt.
 
@@ -454,6 +482,8 @@ def model_prompt(
         from the contributions themselves, so it is the number the reasons explain; the check
         guards against contributions from another model or other values, at the cost of a
         booster call per prompt (the explainers are checked against LightGBM in the tests).
+    cohort_checked : bool, default False
+        ``cohort_scores`` is known to be sorted and free of NaN (see :func:`rank_in_cohort`).
 
     Returns
     -------
@@ -471,7 +501,7 @@ def model_prompt(
         version=str(served.version),
         probability=probability,
         band=band_for(probability, served.outcome.window_months),
-        rank=rank_in_cohort(probability, cohort_scores, snapshot_date),
+        rank=rank_in_cohort(probability, cohort_scores, snapshot_date, checked=cohort_checked),
         explanation=explanation,
         missing=missing_records(x, model.features, registry),
         trained_at=served.trained_at,

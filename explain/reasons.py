@@ -9,6 +9,7 @@ base value last, all in the booster's raw log-odds. Calibration is a straight li
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -79,7 +80,7 @@ class Reason:
             "sentence": self.sentence,
             "direction": self.direction,
             "agency": self.agency,
-            "value": None if np.isnan(self.value) else float(self.value),
+            "value": None if math.isnan(self.value) else float(self.value),
             "formatted_value": self.formatted_value,
             "weight": round(float(self.weight), 4),
             "share": round(float(self.share), 4),
@@ -143,7 +144,7 @@ def missing_means_none(spec: FeatureSpec) -> bool:
 
 def value_text(spec: FeatureSpec, value: float) -> str:
     """The value as a person reads it; "none on record" for a "time since" with no event."""
-    if np.isnan(value) and missing_means_none(spec):
+    if math.isnan(value) and missing_means_none(spec):
         return wording.NONE_ON_RECORD
     return format_value(float(value), spec.unit)
 
@@ -207,7 +208,7 @@ def explain_row(
     total = float(np.abs(weights).sum())
     reasons = [
         _reason(spec, value, weight, total)
-        for spec, value, weight in zip(specs, x, weights, strict=True)
+        for spec, value, weight in zip(specs, x.tolist(), weights.tolist(), strict=True)
         if abs(weight) > threshold
     ]
     reasons.sort(key=lambda r: (-abs(r.weight), r.feature))
@@ -259,8 +260,8 @@ def agency_weights(
         ``share`` is the agency's absolute sum over all agencies' absolute sums.
     """
     sums: dict[str, float] = {}
-    for agency, weight in zip(agencies, weights, strict=True):
-        sums[agency] = sums.get(agency, 0.0) + float(weight)
+    for agency, weight in zip(agencies, np.asarray(weights, dtype=float).tolist(), strict=True):
+        sums[agency] = sums.get(agency, 0.0) + weight
     total = sum(abs(w) for w in sums.values())
     kept = [
         AgencyWeight(agency, w, abs(w) / total, direction_of(w))

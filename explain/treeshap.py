@@ -551,6 +551,9 @@ class FastTreeShap:
             contributions,
             raw,
         )
+        if len(X) <= BLOCK_ROWS:  # one block (e.g. one child's prompt): no thread pool
+            explain(X, 0, len(X), *args)
+            return
         blocks = -(-len(X) // BLOCK_ROWS)
         bounds = np.linspace(0, len(X), max(1, min(_threads(n_threads), blocks)) + 1).astype(int)
         if len(bounds) <= 2:
