@@ -35,12 +35,13 @@ from __future__ import annotations
 import calendar
 import getpass
 import hashlib
+import json
 import re
 import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -77,6 +78,7 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "AuditRow",
+    "EncodedJSON",
     "InvalidJudgementError",
     "IssuedKey",
     "Judgement",
@@ -91,7 +93,9 @@ __all__ = [
     "format_model_versions",
     "hash_token",
     "months_before",
+    "new_prompt_id",
     "parse_model_versions",
+    "prompt_record",
 ]
 
 VIEWS = ("agree", "disagree")
@@ -293,6 +297,8 @@ class PromptRecord:
     model_versions: str | None
     prompt: dict[str, Any]
     judgements: tuple[Judgement, ...] = ()
+    encoded: str | None = field(default=None, repr=False, compare=False)
+    """The prompt exactly as sent (JSON text), when the sender encoded it already."""
 
 
 @dataclass(frozen=True)
@@ -317,16 +323,119 @@ class RetentionReport:
     items: tuple[RetentionItem, ...] = field(default_factory=tuple)
 
 
+def prompt_record(
+    *,
+    child_id: str,
+    key_name: str,
+    prompt: Mapping[str, Any],
+    purpose: str | None = None,
+    model_versions: str | Mapping[str, str | int] | None = None,
+    issued_at: datetime | None = None,
+    prompt_id: str | None = None,
+    encoded: str | None = None,
+) -> PromptRecord:
+    """A prompt as issued, ready to store (no I/O).
+
+    Parameters
+    ----------
+    child_id : str
+        The child's pseudonymised id.
+    key_name : str
+        The key that asked for it.
+    prompt : mapping
+        The prompt as sent (JSON-serialisable).
+    purpose : str, optional
+        The purpose the practitioner stated.
+    model_versions : str or mapping, optional
+        E.g. ``{"serious_violence": 2}`` (see :func:`format_model_versions`).
+    issued_at : datetime, optional
+        Default: now (UTC).
+    prompt_id : str, optional
+        The id the prompt already carries (a UUID); default :func:`new_prompt_id`.
+    encoded : str, optional
+        ``prompt`` as the JSON text that was sent; stored byte for byte instead of being
+        encoded again.
+    """
+    if prompt_id is not None and not _is_uuid(prompt_id):
+        raise ValueError(f"prompt_id {prompt_id!r} is not a UUID; leave it out for a new one")
+    if not isinstance(model_versions, str | None):
+        model_versions = format_model_versions(model_versions)
+    return PromptRecord(
+        prompt_id=prompt_id or new_prompt_id(),
+        child_id=str(child_id),
+        issued_at=issued_at or _now(),
+        key_name=key_name,
+        purpose=_clip(purpose, 500),
+        model_versions=_clip(model_versions, 500),
+        prompt=dict(prompt),
+        encoded=encoded,
+    )
+
+
+def _prompt_values(record: PromptRecord) -> dict[str, Any]:
+    # Shallow: dataclasses.asdict would deep-copy the whole prompt document for nothing.
+    values = {f.name: getattr(record, f.name) for f in fields(record) if f.name in _PROMPT_COLUMNS}
+    if record.encoded is not None:
+        values["prompt"] = EncodedJSON(record.encoded)
+    return values
+
+
+_PROMPT_COLUMNS = frozenset(c.name for c in prompts.columns)
+
+
+class EncodedJSON(str):
+    """JSON text encoded already (the body a response carried): stored as it is."""
+
+
+def _json_text(value: Any) -> str:
+    """The database's JSON serialiser: encoded text as it is, anything else encoded now."""
+    return str(value) if isinstance(value, EncodedJSON) else json.dumps(value)
+
+
+def new_prompt_id() -> str:
+    """A new prompt id: a UUID whose first 48 bits are the time in milliseconds (the
+    version 7 layout), so new prompts go to the end of the table's index, not all over it."""
+    millis = time.time_ns() // 1_000_000
+    bits = (millis & (2**48 - 1)) << 80 | secrets.randbits(80)
+    bits = bits & ~(0xF << 76) | 0x7 << 76  # version 7
+    bits = bits & ~(0x3 << 62) | 0x2 << 62  # RFC 4122 variant
+    return str(uuid.UUID(int=bits))
+
+
+_AUDIT_INSERT = audit_log.insert().returning(audit_log.c.id, sort_by_parameter_order=True)
+
+
+def _audit_values(entry: AuditEntry, at: datetime) -> dict[str, Any]:
+    return {
+        "at": at,
+        "key_name": _clip(entry.key_name, 100),
+        "role": _clip(entry.role, 20),
+        "endpoint": _clip(entry.endpoint, 300),
+        "method": _clip(entry.method, 10),
+        "child_id": _clip(entry.child_id, 200),
+        "purpose": _clip(entry.purpose, 500),
+        "model_versions": _clip(entry.model_versions, 500),
+        "status": entry.status,
+        "outcome": Outcome(entry.outcome).value,
+        "detail": _clip(entry.detail, 500),
+        "request_id": _clip(entry.request_id, 64),
+    }
+
+
 # --------------------------------------------------------------------------- engine
 
 
 def _make_engine(settings: StoreSettings) -> Engine:
     url = make_url(settings.url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, json_serializer=_json_text)
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": settings.busy_timeout_ms / 1000})
+    engine = create_engine(
+        url,
+        connect_args={"timeout": settings.busy_timeout_ms / 1000},
+        json_serializer=_json_text,
+    )
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record):
@@ -336,6 +445,7 @@ def _make_engine(settings: StoreSettings) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout = {settings.busy_timeout_ms}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA mmap_size = 268435456")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
@@ -543,23 +653,38 @@ class Store:
         sqlalchemy.exc.SQLAlchemyError
             If the row could not be written (the caller must then not answer the request).
         """
-        values = {
-            "at": _now(),
-            "key_name": _clip(entry.key_name, 100),
-            "role": _clip(entry.role, 20),
-            "endpoint": _clip(entry.endpoint, 300),
-            "method": _clip(entry.method, 10),
-            "child_id": _clip(entry.child_id, 200),
-            "purpose": _clip(entry.purpose, 500),
-            "model_versions": _clip(entry.model_versions, 500),
-            "status": entry.status,
-            "outcome": Outcome(entry.outcome).value,
-            "detail": _clip(entry.detail, 500),
-            "request_id": _clip(entry.request_id, 64),
-        }
+        return self.append_audits([entry])[0]
+
+    def append_audits(
+        self, entries: Sequence[AuditEntry], prompts_issued: Sequence[PromptRecord] = ()
+    ) -> list[AuditRow]:
+        """Append audit rows, and store the prompts they answered, in one transaction.
+
+        Either every row and prompt is written or none is: a prompt is never kept without
+        the audit row of the request that issued it.
+
+        Parameters
+        ----------
+        entries : sequence of AuditEntry
+            Stamped now (UTC), in order.
+        prompts_issued : sequence of PromptRecord
+            Built by :func:`prompt_record`.
+
+        Raises
+        ------
+        sqlalchemy.exc.SQLAlchemyError
+            If anything could not be written (then nothing was).
+        """
+        at = _now()
+        values = [_audit_values(entry, at) for entry in entries]
+        ids: list[int] = []
+        # Statements with parameter lists: one multi-row INSERT each, no per-row compiling.
         with self._write() as conn:
-            row_id = conn.execute(audit_log.insert().values(**values)).inserted_primary_key[0]
-        return AuditRow(id=row_id, **values)
+            if prompts_issued:
+                conn.execute(prompts.insert(), [_prompt_values(r) for r in prompts_issued])
+            if values:
+                ids = list(conn.execute(_AUDIT_INSERT, values).scalars())
+        return [AuditRow(id=row_id, **row) for row_id, row in zip(ids, values, strict=True)]
 
     def log_command(
         self,
@@ -617,53 +742,12 @@ class Store:
 
     # ------------------------------------------------------------------ prompts
 
-    def record_prompt(
-        self,
-        *,
-        child_id: str,
-        key_name: str,
-        prompt: Mapping[str, Any],
-        purpose: str | None = None,
-        model_versions: str | Mapping[str, str | int] | None = None,
-        issued_at: datetime | None = None,
-        prompt_id: str | None = None,
-    ) -> PromptRecord:
-        """Store a prompt as issued and return it with its new ``prompt_id`` (a UUID).
-
-        Parameters
-        ----------
-        child_id : str
-            The child's pseudonymised id.
-        key_name : str
-            The key that asked for it.
-        prompt : mapping
-            The prompt as sent (JSON-serialisable).
-        purpose : str, optional
-            The purpose the practitioner stated.
-        model_versions : str or mapping, optional
-            E.g. ``{"serious_violence": 2}`` (see :func:`format_model_versions`).
-        issued_at : datetime, optional
-            Default: now (UTC).
-        prompt_id : str, optional
-            The id the prompt already carries (a UUID); default a new one.
-        """
-        if prompt_id is not None and not _is_uuid(prompt_id):
-            raise ValueError(f"prompt_id {prompt_id!r} is not a UUID; leave it out for a new one")
-        if not isinstance(model_versions, str | None):
-            model_versions = format_model_versions(model_versions)
-        record = PromptRecord(
-            prompt_id=prompt_id or str(uuid.uuid4()),
-            child_id=str(child_id),
-            issued_at=issued_at or _now(),
-            key_name=key_name,
-            purpose=_clip(purpose, 500),
-            model_versions=_clip(model_versions, 500),
-            prompt=dict(prompt),
-        )
-        # Shallow: dataclasses.asdict would deep-copy the whole prompt document for nothing.
-        values = {f.name: getattr(record, f.name) for f in fields(record) if f.name != "judgements"}
+    def record_prompt(self, **details: Any) -> PromptRecord:
+        """Store a prompt as issued and return it; takes the arguments of
+        :func:`prompt_record`."""
+        record = prompt_record(**details)
         with self._write() as conn:
-            conn.execute(prompts.insert().values(**values))
+            conn.execute(prompts.insert(), [_prompt_values(record)])
         return record
 
     def get_prompt(self, prompt_id: str) -> PromptRecord:
@@ -762,7 +846,7 @@ class Store:
             )
             records = [self._prompt(conn, i) for i in ids]
         return {
-            "prompts": [_jsonable(asdict(r)) for r in records],
+            "prompts": [_jsonable(_public(r)) for r in records],
             "audit_rows": [r.as_dict() for r in self.audit_rows(child_id=child_id)],
         }
 
@@ -857,6 +941,10 @@ class Store:
 
 
 # --------------------------------------------------------------------------- row helpers
+
+
+def _public(record: PromptRecord) -> dict[str, Any]:
+    return {k: v for k, v in asdict(record).items() if k != "encoded"}
 
 
 def _api_key(row: Mapping[str, Any]) -> ApiKey:
