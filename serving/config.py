@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -62,6 +63,9 @@ class StoreSettings(BaseModel):
         Largest request body the middleware reads (it answers 413 above this).
     busy_timeout_ms : int
         SQLite only: how long a writer waits for another process's write lock.
+    audit_writer : {"auto", "event_loop", "thread"}
+        Where the service commits its audit rows (:class:`serving.writer.GroupWriter`):
+        ``auto`` is the event loop for SQLite and a thread for any other database.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
@@ -70,6 +74,7 @@ class StoreSettings(BaseModel):
     key_cache_seconds: float = Field(10.0, ge=0)
     max_body_bytes: int = Field(1_048_576, ge=1)
     busy_timeout_ms: int = Field(10_000, ge=0)
+    audit_writer: Literal["auto", "event_loop", "thread"] = "auto"
 
     @field_validator("url")
     @classmethod

@@ -14,7 +14,9 @@ For every request that is not public (:func:`serving.permissions.is_public`) it:
    ``{"error": ..., "detail": ...}`` saying what to do;
 3. writes the audit row *before* the response goes out: refusals at once, the app's answer
    when its ``http.response.start`` passes. If the row cannot be written the caller gets 503
-   instead of the answer, so no response leaves unlogged.
+   instead of the answer, so no response leaves unlogged. Rows are written by a
+   :class:`serving.writer.GroupWriter`, which commits the rows of concurrent requests
+   together.
 
 Contract with the app:
 
@@ -23,7 +25,10 @@ Contract with the app:
   middleware copies it into the audit row and leaves it in the response;
 - the app finds the verified key and the request id in the request state:
   ``request.state.lantern_key`` (a :class:`serving.store.ApiKey`) and
-  ``request.state.lantern_request_id`` (also sent back as the ``x-request-id`` header).
+  ``request.state.lantern_request_id`` (also sent back as the ``x-request-id`` header);
+- the app appends each prompt it issues (a :class:`serving.store.PromptRecord`) to the list
+  ``request.state.lantern_prompts``; a successful answer's prompts are written in the same
+  transaction as its audit row, so a prompt is stored if and only if its request is logged.
 """
 
 from __future__ import annotations
@@ -39,10 +44,12 @@ import anyio.to_thread
 
 from serving.config import StoreSettings
 from serving.permissions import authorise, is_public
-from serving.store import ApiKey, AuditEntry, Outcome, Store
+from serving.store import ApiKey, AuditEntry, Outcome, PromptRecord, Store
+from serving.writer import GroupWriter
 
 __all__ = [
     "MODEL_VERSIONS_HEADER",
+    "PROMPTS_STATE",
     "REQUEST_ID_HEADER",
     "AuditMiddleware",
     "request_fields",
@@ -60,6 +67,9 @@ MODEL_VERSIONS_HEADER = "x-lantern-model-versions"
 
 REQUEST_ID_HEADER = "x-request-id"
 """Response header carrying the request id that the audit row records."""
+
+PROMPTS_STATE = "lantern_prompts"
+"""Request-state list to which the app appends the prompts it issues."""
 
 _FIELDS = ("child_id", "purpose")
 _log = logging.getLogger(__name__)
@@ -169,6 +179,10 @@ class AuditMiddleware:
     ) -> None:
         self.app = app
         self.store = store if store is not None else Store(settings)
+        mode = self.store.settings.audit_writer
+        self.writer = GroupWriter(
+            self.store, on_loop=None if mode == "auto" else mode == "event_loop"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or is_public(scope["path"]):
@@ -223,6 +237,7 @@ class AuditMiddleware:
         state = scope.setdefault("state", {})
         state["lantern_key"] = key
         state["lantern_request_id"] = request_id
+        state[PROMPTS_STATE] = []
         await self._call_app(scope, _replay(body, receive), send, entry)
 
     # ------------------------------------------------------------------ steps
@@ -253,9 +268,9 @@ class AuditMiddleware:
             return cached
         return await anyio.to_thread.run_sync(self.store.verify_key, token)
 
-    async def _audit(self, entry: dict[str, Any]) -> bool:
+    async def _audit(self, entry: dict[str, Any], issued: list[PromptRecord] | None = None) -> bool:
         try:
-            await anyio.to_thread.run_sync(self.store.append_audit, AuditEntry(**entry))
+            await self.writer.write(AuditEntry(**entry), issued or ())
         except Exception:
             _log.exception(
                 "could not write the audit row of request %s to %s; the caller got 503",
@@ -295,7 +310,8 @@ class AuditMiddleware:
                         "status": status,
                         "outcome": Outcome.allowed if status < 400 else Outcome.error,
                         "model_versions": _header(message, MODEL_VERSIONS_HEADER.encode()),
-                    }
+                    },
+                    scope["state"].get(PROMPTS_STATE) if status < 400 else None,
                 )
                 if not logged:
                     blocked = True
