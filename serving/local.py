@@ -95,6 +95,8 @@ class LiveService:
     home: Home
     port: int = field(default_factory=free_port)
     watch_seconds: float = 0
+    workers: int | None = None
+    audit_writer: str = "auto"
     process: subprocess.Popen | None = None
 
     @property
@@ -107,7 +109,8 @@ class LiveService:
             f"features: {self.home.features}\n"
             f"watch_seconds: {self.watch_seconds}\n"
             f"tracking: {{uri: '{self.home.tracking_uri}'}}\n"
-            f"store: {{url: '{self.home.database_url}'}}\n"
+            f"store: {{url: '{self.home.database_url}', audit_writer: {self.audit_writer}}}\n"
+            + (f"workers: {self.workers}\n" if self.workers else "")
         )
         self.log = self.home.folder / f"service-{self.port}.log"
         self.process = subprocess.Popen(

@@ -13,21 +13,22 @@ swapped in; requests in flight finish on the state they started with.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-import uuid
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import bentoml
 from fastapi import FastAPI, Query
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
 
 from explain.record import RecordError
-from serving.middleware import MODEL_VERSIONS_HEADER, AuditMiddleware
+from serving.fleet import Board, Fleet, ReloadFailed, default_board_folder
+from serving.middleware import MODEL_VERSIONS_HEADER, PROMPTS_STATE, AuditMiddleware
 from serving.state import (
     NotReadyError,
     Served,
@@ -37,7 +38,14 @@ from serving.state import (
     load_served,
     load_service_settings,
 )
-from serving.store import InvalidJudgementError, Store, UnknownPromptError, format_model_versions
+from serving.store import (
+    InvalidJudgementError,
+    Store,
+    UnknownPromptError,
+    format_model_versions,
+    new_prompt_id,
+    prompt_record,
+)
 
 log = logging.getLogger("lantern.service")
 
@@ -66,16 +74,27 @@ Purpose = Annotated[
 web = FastAPI(title="Lantern pages", docs_url=None, redoc_url=None, openapi_url=None)
 
 
+def _encode(body: dict) -> str:
+    """JSON text of an answer, encoded once: sent as it is (BentoML's serde would validate
+    the document again) and stored as it is."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def _error(ctx: bentoml.Context, status: int, error: str, detail: str, **extra) -> dict:
     ctx.response.status_code = status
     return {"error": error, "detail": detail, **extra}
 
 
+_SETTINGS = load_service_settings()
+"""The settings BentoML needs before any worker starts (each worker loads its own too)."""
+
+
 @bentoml.service(
     name="lantern",
     traffic={"timeout": 60},
-    workers=1,
-    logging={"access": {"enabled": False}},
+    workers=_SETTINGS.workers,
+    logging={"access": {"enabled": False}},  # every request has its row in the audit log
+    tracing={} if _SETTINGS.trace_requests else {"excluded_urls": [".*"]},
 )
 @bentoml.asgi_app(web, path="/")
 class Lantern:
@@ -84,43 +103,60 @@ class Lantern:
     def __init__(self) -> None:
         self.settings = load_service_settings()
         self.store = Store(self.settings.store)
-        self.served: Served | None = None
-        self.not_ready = "starting"
-        self._lock = threading.Lock()
-        self.reload()
+        self.not_ready = ""
+        try:
+            served = load_served(self.settings)
+        except NotReadyError as err:
+            served, self.not_ready = None, str(err)
+            log.warning("not ready: %s", err)
+        board = Board(self.settings.run_dir or default_board_folder())
+        self.fleet: Fleet[Served | None] = Fleet(board, self._load, served)
         if self.settings.watch_seconds > 0:
             threading.Thread(target=self._watch, name="lantern-watch", daemon=True).start()
 
     # ------------------------------------------------------------------ state
 
-    def reload(self) -> dict[str, Any]:
-        """Load the champions and the newest snapshot, and swap them in if that succeeds."""
-        with self._lock:
-            before = self.served.versions() if self.served else {}
-            try:
-                served = load_served(self.settings)
-            except NotReadyError as err:
-                if self.served is None:
-                    self.not_ready = str(err)
-                log.warning("not reloaded: %s", err)
-                return {"reloaded": False, "reason": str(err), "serving": before}
-            self.served, self.not_ready = served, ""
-            return {
-                "reloaded": True,
-                "previous": before,
-                "serving": served.versions(),
-                "snapshot_date": f"{served.snapshot.date:%Y-%m-%d}",
-            }
+    @property
+    def served(self) -> Served | None:
+        """The state this request is answered from (every worker serves the same one)."""
+        return self.fleet.state
+
+    def _load(self) -> Served:
+        return load_served(self.settings)
+
+    def reload(self, *, wait: bool = True) -> dict[str, Any]:
+        """Load the champions and the newest snapshot in every worker, then switch them all
+        together; the service keeps its state if any worker cannot load the new one."""
+        current = self.served
+        before = current.versions() if current else {}
+        try:
+            swapped = self.fleet.reload(wait=wait)
+        except (NotReadyError, ReloadFailed) as err:
+            log.warning("not reloaded: %s", err)
+            if current is None:
+                self.not_ready = str(err)
+            return {"reloaded": False, "reason": str(err), "serving": before}
+        if swapped is None:
+            return {"reloaded": False, "reason": "another reload is under way", "serving": before}
+        previous, served = swapped
+        self.not_ready = ""
+        return {
+            "reloaded": True,
+            "previous": previous.versions() if previous else {},
+            "serving": served.versions(),
+            "snapshot_date": f"{served.snapshot.date:%Y-%m-%d}",
+        }
 
     def _watch(self) -> None:
         stop = threading.Event()
         while not stop.wait(self.settings.watch_seconds):
             try:
                 current = champion_versions(self.settings)
-                serving = self.served.versions() if self.served else {}
+                served = self.served
+                serving = served.versions() if served else {}
                 if current != serving and all(current.values()):
                     log.info("champion changed %s -> %s: reloading", serving, current)
-                    self.reload()
+                    self.reload(wait=False)
             except Exception:  # keep watching: one failed look at the registry is not fatal
                 log.exception("the registry watch failed; trying again later")
 
@@ -139,11 +175,14 @@ class Lantern:
         key = getattr(ctx.request.state, "lantern_key", None)
         return key.name if key is not None else "(none)"
 
-    def _issue(self, ctx, served: Served, make, child_id: str, purpose: str) -> dict:
-        prompt_id = str(uuid.uuid4())
+    def _issue(self, ctx, served: Served, make, child_id: str, purpose: str) -> Response:
+        """Build a prompt and hand its record to the middleware, which stores it in the
+        same transaction as the request's audit row (or store it now, if unaudited)."""
+        prompt_id = new_prompt_id()
         issued_at = datetime.now(UTC)
         prompt = make(prompt_id=prompt_id, issued_at=issued_at).to_dict()
-        self.store.record_prompt(
+        text = _encode(prompt)
+        record = prompt_record(
             child_id=child_id,
             key_name=self._key_name(ctx),
             prompt=prompt,
@@ -151,13 +190,19 @@ class Lantern:
             model_versions=served.versions(),
             issued_at=issued_at,
             prompt_id=prompt_id,
+            encoded=text,
         )
-        return prompt
+        pending = getattr(ctx.request.state, PROMPTS_STATE, None)
+        if pending is None:
+            self.store.append_audits([], [record])
+        else:
+            pending.append(record)
+        return Response(text.encode(), media_type="application/json")
 
     # ------------------------------------------------------------------ practitioners
 
     @bentoml.api(route="/prompt")
-    def prompt(self, child_id: ChildId, purpose: Purpose, ctx: bentoml.Context) -> dict:
+    async def prompt(self, child_id: ChildId, purpose: Purpose, ctx: bentoml.Context) -> dict:
         """The advisory prompt about one child, from every model: reasons, protective factors,
         missing records, the band and rank, and the advisory notice. Never a bare score."""
         served = self._ready(ctx)
@@ -175,7 +220,7 @@ class Lantern:
             return _error(ctx, 404, "unknown child", str(err))
 
     @bentoml.api(route="/prompt_from_record")
-    def prompt_from_record(
+    async def prompt_from_record(
         self,
         record: dict[str, float | int | bool | str | None],
         purpose: Purpose,
@@ -245,10 +290,11 @@ class Lantern:
     def reload_models(self, ctx: bentoml.Context) -> dict:
         """Pick up a promotion now: load each model's champion and the newest snapshot."""
         result = self.reload()
-        if self.served is not None:
-            versions = format_model_versions(self.served.versions())
+        served = self.served
+        if served is not None:
+            versions = format_model_versions(served.versions())
             ctx.response.headers[MODEL_VERSIONS_HEADER] = versions
-        if not result["reloaded"] and self.served is None:
+        if not result["reloaded"] and served is None:
             ctx.response.status_code = 503
         return result
 
@@ -323,4 +369,4 @@ def _overview_html(service: Lantern, served: Served) -> str:
 
 web.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
 
-Lantern.add_asgi_middleware(AuditMiddleware, settings=load_service_settings().store)
+Lantern.add_asgi_middleware(AuditMiddleware, settings=_SETTINGS.store)

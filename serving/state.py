@@ -70,6 +70,16 @@ class ServiceSettings(pydantic.BaseModel):
         ``POST /reload`` picks a promotion up).
     top_reasons : int
         Reasons of each direction shown per model in a prompt.
+    workers : int
+        Worker processes answering requests (each holds the models and the snapshot). Two
+        suit a two-core machine; a promotion reaches them together (:mod:`serving.fleet`).
+    run_dir : Path or None
+        Folder where one server's workers agree on reloads (default: a temporary folder
+        named after the ``bentoml serve`` process).
+    trace_requests : bool
+        Record an OpenTelemetry span for every request. Off by default: spans cost about a
+        tenth of a prompt's time and go nowhere until an exporter is configured in BentoML's
+        own configuration.
     """
 
     model_config = pydantic.ConfigDict(extra="forbid")
@@ -80,6 +90,9 @@ class ServiceSettings(pydantic.BaseModel):
     store: StoreSettings = pydantic.Field(default_factory=StoreSettings)
     watch_seconds: float = pydantic.Field(30.0, ge=0)
     top_reasons: int = pydantic.Field(5, ge=1, le=20)
+    workers: int = pydantic.Field(2, ge=1, le=64)
+    run_dir: Path | None = None
+    trace_requests: bool = False
 
 
 def load_service_settings(path: Path | None = None) -> ServiceSettings:
@@ -256,6 +269,7 @@ class Served:
             m.sorted_probability,
             snapshot_date=self.snapshot.date,
             top_n=self.top_reasons,
+            cohort_checked=True,
         )
 
 
@@ -353,6 +367,11 @@ def load_served(settings: ServiceSettings, *, registry: Registry | None = None) 
             )
         X = as_matrix(snapshot.frame, model.features)
         probability = model.predict_proba(X)
+        if np.isnan(probability).any():
+            raise NotReadyError(
+                f"the {name} model gave no probability for some children of the snapshot; "
+                "check the feature table was built by this version of Lantern"
+            )
         explainer = explainer_for(model)
         explainer(X[:1])  # compile and warm the explainer before the first request
         models[name] = ServedOutcome(

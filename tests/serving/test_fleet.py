@@ -1,0 +1,144 @@
+"""Worker processes switch to a new state together, or not at all (serving.fleet).
+
+Each test starts real worker processes over one board folder. A worker's state is the text
+of a "champion" file at the moment it loaded, so a test promotes by rewriting the file.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from serving.fleet import Board, Fleet
+
+PATIENCE = 60
+
+
+def _worker(board_dir: str, champion: str, inbox, outbox) -> None:
+    def load() -> str:
+        text = Path(champion).read_text()
+        if Path(f"{champion}.fail-{os.getpid()}").exists():
+            raise RuntimeError(f"cannot load {text}")
+        return text
+
+    fleet = Fleet(Board(Path(board_dir)), load, load(), poll_seconds=0.02, patience_seconds=10)
+    outbox.put(("started", None))
+    while True:
+        command = inbox.get()
+        if command == "stop":
+            fleet.close()
+            return
+        try:
+            if command == "pid":
+                outbox.put(("pid", os.getpid()))
+            elif command == "state":
+                outbox.put(("state", fleet.state))
+            elif command == "reload":
+                swapped = fleet.reload()
+                outbox.put(("reloaded", swapped))
+            elif command == "reload-nowait":
+                outbox.put(("reloaded", fleet.reload(wait=False)))
+        except Exception as err:
+            outbox.put(("error", f"{type(err).__name__}: {err}"))
+
+
+class Workers:
+    """Worker processes on one board, each driven through its own queues."""
+
+    def __init__(self, folder: Path, n: int) -> None:
+        ctx = mp.get_context("fork")
+        self.champion = folder / "champion"
+        self.champion.write_text("v1")
+        self.board = folder / "board"
+        self.queues = [(ctx.Queue(), ctx.Queue()) for _ in range(n)]
+        self.processes = [
+            ctx.Process(target=_worker, args=(str(self.board), str(self.champion), i, o))
+            for i, o in self.queues
+        ]
+        for p in self.processes:
+            p.start()
+        for _, outbox in self.queues:
+            assert outbox.get(timeout=PATIENCE)[0] == "started"
+
+    def ask(self, k: int, command: str):
+        self.queues[k][0].put(command)
+        return self.queues[k][1].get(timeout=PATIENCE)
+
+    def states(self) -> list[str]:
+        return [self.ask(k, "state")[1] for k in range(len(self.processes))]
+
+    def stop(self) -> None:
+        for inbox, _ in self.queues:
+            inbox.put("stop")
+        for p in self.processes:
+            p.join(PATIENCE)
+
+
+@pytest.fixture
+def workers(tmp_path):
+    fleet = Workers(tmp_path, 3)
+    yield fleet
+    fleet.stop()
+
+
+def test_a_reload_switches_every_worker_before_it_returns(workers):
+    assert workers.states() == ["v1", "v1", "v1"]
+    workers.champion.write_text("v2")
+    assert workers.states() == ["v1", "v1", "v1"], "nothing switches before a reload"
+
+    kind, swapped = workers.ask(1, "reload")
+
+    assert (kind, swapped) == ("reloaded", ("v1", "v2"))
+    assert workers.states() == ["v2", "v2", "v2"]
+    board = Board(workers.board)
+    assert board.read("switch") == board.read("target") == 1
+
+
+def test_a_worker_that_cannot_load_stops_the_switch_everywhere(workers):
+    leader, other = (workers.ask(k, "pid")[1] for k in (0, 2))
+    fail = {pid: Path(f"{workers.champion}.fail-{pid}") for pid in (leader, other)}
+
+    workers.champion.write_text("v2")
+    fail[leader].touch()
+    assert workers.ask(0, "reload") == ("error", "RuntimeError: cannot load v2")
+    assert workers.states() == ["v1", "v1", "v1"]
+
+    fail[leader].unlink()
+    fail[other].touch()
+    kind, message = workers.ask(0, "reload")
+    assert kind == "error"
+    assert message == (
+        f"ReloadFailed: worker {other} could not load the new models: RuntimeError: cannot load v2"
+    )
+    assert workers.states() == ["v1", "v1", "v1"], "one worker failed, so none switched"
+
+    fail[other].unlink()
+    workers.champion.write_text("v3")
+    assert workers.ask(2, "reload") == ("reloaded", ("v1", "v3"))
+    assert workers.states() == ["v3", "v3", "v3"]
+
+
+def test_a_dead_worker_does_not_hold_up_a_reload(workers, tmp_path):
+    board = Board(workers.board)
+    board.write("ready-999999999", 0)  # a worker that no longer exists
+    workers.champion.write_text("v2")
+    started = time.monotonic()
+    assert workers.ask(0, "reload") == ("reloaded", ("v1", "v2"))
+    assert time.monotonic() - started < 10, "the leader waited for a dead worker"
+    assert 999999999 not in board.workers()
+
+
+def test_a_reload_that_would_wait_for_another_leader_does_not(tmp_path):
+    board = Board(tmp_path / "board")
+    fleet = Fleet(board, lambda: "v2", "v1", poll_seconds=0.02)
+    try:
+        with board.leader(wait=True):
+            assert fleet.reload(wait=False) is None
+        assert fleet.reload(wait=False) == ("v1", "v2")
+        assert fleet.state == "v2"
+    finally:
+        fleet.close()
