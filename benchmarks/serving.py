@@ -221,6 +221,7 @@ def bench_serving(
     l50, l99 = _percentiles(local)
     return [
         {
+            "key": "p50",
             "what": "/prompt p50, one client (both models explained)",
             "value": p50,
             "unit": "ms",
@@ -229,6 +230,7 @@ def bench_serving(
             "target": "< 10 ms",
         },
         {
+            "key": "p99",
             "what": "/prompt p99, one client",
             "value": p99,
             "unit": "ms",
@@ -237,6 +239,7 @@ def bench_serving(
             "target": "< 30 ms",
         },
         {
+            "key": "rate",
             "what": f"/prompt throughput, {clients} concurrent clients",
             "value": remote_rate,
             "unit": "prompts/s",
@@ -245,6 +248,7 @@ def bench_serving(
             "target": ">= 300 prompts/s",
         },
         {
+            "key": "writer",
             "what": f"/prompt throughput, {clients} clients, audit rows committed on the event "
             "loop (group commit)",
             "value": remote_rate,
@@ -254,6 +258,7 @@ def bench_serving(
             "target": ">= 300 prompts/s",
         },
         {
+            "key": "cpu",
             "what": f"service CPU per prompt, {clients} clients (all worker processes: "
             f"{cpu['main']:.2f} ms on the event loops, {cpu['other']:.2f} ms on other threads)",
             "value": cpu["main"] + cpu["other"],
@@ -264,6 +269,7 @@ def bench_serving(
             "target": "",
         },
         {
+            "key": "client_cpu",
             "what": f"load generator CPU per prompt ({clients} aiohttp clients, same machine)",
             "value": cpu["client"],
             "unit": "ms",
@@ -272,6 +278,7 @@ def bench_serving(
             "target": "",
         },
         {
+            "key": "audit",
             "what": "audit rows written per request sent",
             "value": logged / sent,
             "unit": f"({logged:,} rows / {sent:,} requests)",
