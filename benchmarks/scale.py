@@ -95,6 +95,7 @@ STAGES = {
         "    for outcome in {outcomes!r}:\n"
         "        r = train_outcome_dask(table, outcome, settings, client, ground_truth=truth)\n"
         "        out.append(describe(r))\n"
+        "r.model.save({data!r} + '/model-dask')\n"
         "print('; '.join(out))\n"
     ),
     "score+explain dask": (
