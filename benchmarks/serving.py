@@ -69,13 +69,28 @@ def _cpu_split(processes: list[psutil.Process]) -> dict[str, float]:
     return {"main": main, "other": other}
 
 
+def _connections_per_worker(processes: list[psutil.Process], port: int) -> list[int]:
+    """Open client connections each worker process holds (its accepted sockets)."""
+    counts = []
+    for process in processes[1:]:  # the first is `bentoml serve` itself, which accepts none
+        try:
+            held = process.net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        accepted = [c for c in held if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port]
+        if accepted or "worker" in " ".join(process.cmdline()):
+            counts.append(len(accepted))
+    return counts or [0]
+
+
 async def _over_http(service, key, pick, sequential, clients, per_client) -> dict:
     """One client's latencies, then ``clients`` clients' rate and the CPU each prompt cost.
 
     Each client is an aiohttp session with one keep-alive connection, opened one after
-    another (as practitioners' browsers connect at different moments), so the kernel hands
-    them to the service's worker processes in turn; opened all at once, one worker can take
-    most of them. aiohttp rather than httpx: on two cores the load generator shares the CPU
+    another (as practitioners' browsers connect at different moments). Which worker process
+    accepts a connection is the kernel's choice; if one worker got more than its share
+    (more than 2 apart), the clients connect again, so the figure is the service's and not
+    the draw's. The split is reported. aiohttp rather than httpx: on two cores the load generator shares the CPU
     with the service, and httpx's own cost per request is about twice aiohttp's.
     """
     headers = {"Authorization": f"Bearer {key}"}
@@ -103,17 +118,24 @@ async def _over_http(service, key, pick, sequential, clients, per_client) -> dic
             latencies.append(time.perf_counter() - start)
     sent += 20 + sequential
 
-    sessions = []
-    for k in range(clients):
-        sessions.append(session())
-        await post(sessions[-1], pick[k])
-    sent += clients
+    processes = _service_processes(service)
+    for _attempt in range(10):
+        sessions = []
+        for k in range(clients):
+            sessions.append(session())
+            await post(sessions[-1], pick[k])
+            await asyncio.sleep(0.02)
+        sent += clients
+        split = _connections_per_worker(processes, service.port)
+        if max(split) - min(split) <= 2:
+            break
+        for s in sessions:  # the kernel gave most to one worker: connect again
+            await s.close()
 
     async def client(k: int) -> None:
         for i in range(per_client):
             await post(sessions[k], pick[sequential + k * per_client + i])
 
-    processes = _service_processes(service)
     me = psutil.Process()
     cpu_before, mine_before = _cpu_split(processes), me.cpu_times()
     start = time.perf_counter()
@@ -129,6 +151,7 @@ async def _over_http(service, key, pick, sequential, clients, per_client) -> dic
         "latencies": latencies,
         "rate": n / elapsed,
         "sent": sent,
+        "split": split,
         "cpu": {
             "main": (cpu_after["main"] - cpu_before["main"]) / n * 1000,
             "other": (cpu_after["other"] - cpu_before["other"]) / n * 1000,
@@ -217,6 +240,7 @@ def bench_serving(
     store.close()
     remote, remote_rate = measured["event_loop"]["latencies"], measured["event_loop"]["rate"]
     cpu = measured["event_loop"]["cpu"]
+    split = "/".join(str(n) for n in measured["event_loop"]["split"])
     p50, p99 = _percentiles(remote)
     l50, l99 = _percentiles(local)
     return [
@@ -250,7 +274,7 @@ def bench_serving(
         {
             "key": "writer",
             "what": f"/prompt throughput, {clients} clients, audit rows committed on the event "
-            "loop (group commit)",
+            f"loop (group commit); connections per worker {split}",
             "value": remote_rate,
             "unit": "prompts/s",
             "reference": "committed by a writer thread (group commit)",
