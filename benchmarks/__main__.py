@@ -154,9 +154,9 @@ def needed_by(stages: list[str]) -> set[str]:
 
 TIMER = (
     "import resource, sys, time\n"
-    "t = time.perf_counter()\n"
-    "exec(sys.stdin.read())\n"
-    "print('BENCH', time.perf_counter() - t, "
+    "_started = time.perf_counter()\n"
+    "exec(sys.stdin.read(), {'__name__': '__main__'})  # its own names: a stage's t is not ours\n"
+    "print('BENCH', time.perf_counter() - _started, "
     "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
 )
 
