@@ -1,0 +1,45 @@
+"""The benchmark harness measures what it says (benchmarks/__main__.py)."""
+
+from __future__ import annotations
+
+from benchmarks.__main__ import run_stage, speedup, where_serving_time_goes
+
+
+def test_a_stage_is_timed_whole_even_when_its_code_uses_the_timers_names():
+    code = (
+        "import time\n"
+        "t = time.perf_counter()\n"
+        "time.sleep(0.3)\n"
+        "t = time.perf_counter()\n"  # the audit stage did this and hid its first part
+        "_started = 0\n"
+        "print('hello')\n"
+        'print(\'ROWS\', \'[{"what": "x", "value": 2.0, "unit": "s", '
+        '"reference": "y", "reference_value": 6.0}]\')\n'
+    )
+    seconds, peak, note, rows = run_stage(code)
+    assert seconds >= 0.3
+    assert peak > 0
+    assert note == "hello"
+    assert rows == [
+        {"what": "x", "value": 2.0, "unit": "s", "reference": "y", "reference_value": 6.0}
+    ]
+
+
+def test_ratios_read_the_right_way_for_times_and_rates():
+    assert speedup({"value": 2.0, "unit": "s", "reference_value": 6.0}) == "3.00x"
+    assert speedup({"value": 300.0, "unit": "prompts/s", "reference_value": 100.0}) == "3.00x"
+    assert speedup({"value": 1.0, "unit": "ms", "reference_value": None}) == ""
+
+
+def test_the_serving_account_uses_the_runs_figures():
+    rows = {
+        "cpu": {"value": 4.0, "reference_value": 5.0},
+        "client_cpu": {"value": 0.5},
+        "p50": {"reference_value": 1.2},
+        "writer": {"value": 330.0, "reference_value": 280.0},
+    }
+    text = "\n".join(where_serving_time_goes(rows))
+    assert "4.00 ms of CPU per prompt" in text
+    assert "about 1.20 ms" in text
+    assert "5.00 ms per prompt and gave 280 prompts/s against 330" in text
+    assert "could not pass 250 prompts/s" in text
