@@ -46,8 +46,10 @@ class ReloadFailed(RuntimeError):
 
 
 def default_board_folder() -> Path:
-    """A folder shared by the workers of this ``bentoml serve`` and no other server."""
-    return Path(tempfile.gettempdir()) / f"lantern-serve-{os.getppid()}"
+    """A folder shared by the workers of this ``bentoml serve`` and no other server (named
+    after the parent process and the moment it started, so a reused process id starts clean)."""
+    parent = psutil.Process(os.getppid())
+    return Path(tempfile.gettempdir()) / f"lantern-serve-{parent.pid}-{parent.create_time():.0f}"
 
 
 class Board:
