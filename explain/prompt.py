@@ -400,7 +400,7 @@ def missing_records(x: np.ndarray, features: list[str], registry: Registry) -> l
     values = dict(zip(features, x.tolist(), strict=True))
     age = values.get(AGE_FEATURE, math.nan)
     found = []
-    for source, names in _by_source(tuple(features), registry).items():
+    for source, names in registry.by_source(features).items():
         low, high = EXPECTED_AGES.get(source, (-math.inf, math.inf))
         if not math.isnan(age) and not low <= age <= high:
             continue
@@ -419,24 +419,6 @@ def missing_records(x: np.ndarray, features: list[str], registry: Registry) -> l
             sentence = wording.MISSING_SOME.format(agency=agency, items=items)
         found.append(MissingRecord(agency, source, missing, sentence))
     return found
-
-
-_SOURCES: dict[tuple[tuple[str, ...], int], tuple[Registry, dict[str, list[str]]]] = {}
-
-
-def _by_source(features: tuple[str, ...], registry: Registry) -> dict[str, list[str]]:
-    """The features grouped by source, in order (kept per registry: a prompt asks each time)."""
-    key = (features, id(registry))
-    hit = _SOURCES.get(key)
-    if hit is not None and hit[0] is registry:
-        return hit[1]
-    by_source: dict[str, list[str]] = {}
-    for name in features:
-        by_source.setdefault(registry[name].source, []).append(name)
-    if len(_SOURCES) > 64:
-        _SOURCES.clear()
-    _SOURCES[key] = (registry, by_source)
-    return by_source
 
 
 def _lower_first(text: str) -> str:

@@ -134,6 +134,7 @@ class Registry(Mapping[str, FeatureSpec]):
             if spec.name in self._specs:
                 raise ValueError(f"feature {spec.name!r} is defined twice")
             self._specs[spec.name] = spec
+        self._groups: dict[tuple[str, ...], dict[str, list[str]]] = {}
 
     @classmethod
     def from_modules(cls, modules: Iterable[ModuleType]) -> Registry:
@@ -168,6 +169,17 @@ class Registry(Mapping[str, FeatureSpec]):
     def sources(self) -> set[str]:
         """The sources the features read."""
         return {spec.source for spec in self.values()}
+
+    def by_source(self, names: Iterable[str]) -> dict[str, list[str]]:
+        """These features grouped by the source each reads, sources in order of first
+        appearance (kept: the registry is read-only and a service asks on every prompt)."""
+        key = tuple(names)
+        if key not in self._groups:
+            groups: dict[str, list[str]] = {}
+            for name in key:
+                groups.setdefault(self[name].source, []).append(name)
+            self._groups[key] = groups
+        return self._groups[key]
 
 
 def default_registry() -> Registry:
