@@ -136,15 +136,8 @@ class GroupWriter:
             group = self._waiting[: self.max_group]
             del self._waiting[: self.max_group]
             live = [item for item in group if not item[2].done()]  # callers that went away
-            if not live:
-                continue
-            for (_, _, future), (row, error) in zip(live, self._commit(live), strict=True):
-                if future.done():
-                    continue
-                if error is None:
-                    future.set_result(row)
-                else:
-                    future.set_exception(error)
+            if live:
+                _settle([future for _, _, future in live], self._commit(live))
 
     def _start(self) -> None:
         if self._thread is None:
@@ -172,10 +165,17 @@ class GroupWriter:
                 group.append(item)
             live = [item for item in group if item[2].set_running_or_notify_cancel()]
             if live:
-                for (_, _, future), (row, error) in zip(live, self._commit(live), strict=True):
-                    if error is None:
-                        future.set_result(row)
-                    else:
-                        future.set_exception(error)
+                _settle([future for _, _, future in live], self._commit(live))
             if stop:
                 return
+
+
+def _settle(futures: list, results: list[tuple[AuditRow | None, BaseException | None]]) -> None:
+    """Give each waiting request its row or its error (an asyncio or a thread future)."""
+    for future, (row, error) in zip(futures, results, strict=True):
+        if future.done():  # the caller went away meanwhile
+            continue
+        if error is None:
+            future.set_result(row)
+        else:
+            future.set_exception(error)
