@@ -305,13 +305,17 @@ def _rate_interval(events, n, z: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _model_frame(
-    table: pd.DataFrame, groups: dict[str, pd.Categorical], flagged: np.ndarray, label: str
+    table: pd.DataFrame,
+    dates: np.ndarray,
+    groups: dict[str, pd.Categorical],
+    flagged: np.ndarray,
+    label: str,
 ) -> pd.DataFrame:
     known = table[label].notna().to_numpy() if label in table else np.zeros(len(table), bool)
     positive = (table[label].fillna(0).to_numpy() == 1) if label in table else known
     return pd.DataFrame(
         {
-            "snapshot_date": pd.to_datetime(table["snapshot_date"]).to_numpy(),
+            "snapshot_date": dates,
             "flagged": flagged.astype(int),
             "labelled": known.astype(int),
             "positives": (positive & known).astype(int),
@@ -750,6 +754,7 @@ def partnership_overview(
     start = latest_date - pd.DateOffset(months=3 * s.quarters)
     window = (dates >= start).to_numpy()
     part = table.loc[window]
+    part_dates = dates[window].to_numpy()
     group_cols = {
         "area": _group_column(part["area"]),
         "age_band": age_band(part["age_years"]),
@@ -761,8 +766,8 @@ def partnership_overview(
     latest, known = {}, {}
     for model, values in scores.items():
         values = np.asarray(values, dtype=float)[window]
-        flagged = _flags(dates[window].to_numpy(), values, capacities[model], s.seed)
-        frame = _model_frame(part, group_cols, flagged, label_column(model))
+        flagged = _flags(part_dates, values, capacities[model], s.seed)
+        frame = _model_frame(part, part_dates, group_cols, flagged, label_column(model))
         totals = _snapshot_totals(frame)
         totals.insert(0, "model", model)
         snapshot_rows.append(totals)

@@ -421,7 +421,9 @@ def _audit_table(overview: Overview, rows: pd.DataFrame, caption: str) -> str:
     return _table(caption, [*head, "flag"], body, text=4)
 
 
-def _latest_table(overview: Overview, model: str, grouping: str) -> str:
+def _latest_table(
+    overview: Overview, model: str, grouping: str, marks: dict[tuple[str, str], list]
+) -> str:
     info = overview.models.set_index("model").loc[model]
     latest, known = info["latest_snapshot"], info["latest_known"]
     g = overview.groups
@@ -432,7 +434,6 @@ def _latest_table(overview: Overview, model: str, grouping: str) -> str:
     c = c[(c["model"] == model) & (c["grouping"] == grouping)]
     lags = list(overview.settings.lags)
     changes = {(r["group"], r["quarters_back"]): r for _, r in c.iterrows()}
-    marks = _marks(overview, model)
     if grouping == "area":
         now = now[now["flag_reason"].isna()]
     head = ["group", "children", "share of children", "flagged", "share of flagged"]
@@ -584,7 +585,9 @@ def _trend_tables(overview: Overview, model: str, grouping: str) -> str:
     )
 
 
-def _grouping_section(overview: Overview, model: str, grouping: str) -> str:
+def _grouping_section(
+    overview: Overview, model: str, grouping: str, marks: dict[tuple[str, str], list]
+) -> str:
     name = GROUPING_NAMES[grouping]
     out = [f'<h3 id="{_e(model)}-{grouping}">{_e(name)}</h3>']
     if grouping == "area":
@@ -596,9 +599,9 @@ def _grouping_section(overview: Overview, model: str, grouping: str) -> str:
             "snapshot; their figures are suppressed and they are left out of this table (the "
             "JSON lists every area, suppressed figures empty). Area trends are in the JSON.</p>"
         )
-        out.append(_latest_table(overview, model, grouping))
+        out.append(_latest_table(overview, model, grouping, marks))
         return "\n".join(out)
-    out.append(_latest_table(overview, model, grouping))
+    out.append(_latest_table(overview, model, grouping, marks))
     out.append(_trend_figure(overview, model, grouping))
     out.append(_trend_tables(overview, model, grouping))
     return "\n".join(out)
@@ -606,12 +609,13 @@ def _grouping_section(overview: Overview, model: str, grouping: str) -> str:
 
 def _model_section(overview: Overview, model: str) -> str:
     groupings = list(dict.fromkeys(overview.groups["grouping"]))
+    marks = _marks(overview, model)
     parts = [
         f'<h3 id="{_e(model)}-snapshots">Flagged at the team\'s capacity</h3>',
         _snapshots(overview, model),
         f'<h3 id="{_e(model)}-audit">Fairness audit of the champion</h3>',
         _audit(overview, model),
-        *[_grouping_section(overview, model, g) for g in groupings],
+        *[_grouping_section(overview, model, g, marks) for g in groupings],
     ]
     return "\n".join(parts)
 
