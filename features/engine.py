@@ -263,9 +263,9 @@ def build_features_dask(
         staging = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.partial")
         staging.mkdir(parents=True)
     try:
+        task, args = (_snapshot, ()) if staging is None else (_write_snapshot, (str(staging),))
         futures = []
         for i, t in enumerate(chosen):
-            task, args = (_snapshot, ()) if staging is None else (_write_snapshot, (str(staging),))
             futures.append(
                 client.submit(
                     task,

@@ -195,10 +195,6 @@ def _piece(part: pd.DataFrame, k: int, n: int) -> pd.DataFrame:
     return part[worker == k]
 
 
-def _concat(pieces: list[pd.DataFrame]) -> pd.DataFrame:
-    return pd.concat(pieces)
-
-
 def spread_rows(ddf: dd.DataFrame, client: Client) -> dd.DataFrame:
     """The rows of ``ddf`` as one partition on each worker, children dealt to the workers by
     a hash of their id (rows keep their order within a worker).
@@ -215,7 +211,7 @@ def spread_rows(ddf: dd.DataFrame, client: Client) -> dd.DataFrame:
     parts = client.compute(ddf.to_delayed())
     shares = [
         client.submit(
-            _concat,
+            pd.concat,
             [client.submit(_piece, part, k, n) for part in parts],
             workers=[w],
             allow_other_workers=False,
