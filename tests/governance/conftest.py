@@ -26,9 +26,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 import pytest
+from governance_fixtures import restored_mlflow_uris
 from mlflow import MlflowClient
 
 from features.build import build_features, default_snapshot_dates
@@ -45,26 +45,17 @@ SEED = 11
 BOOTSTRAP = 20
 AUDIT_BOOTSTRAP = 20
 OUTCOMES = ("exclusion_neet", "serious_violence")
-MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
 @contextmanager
 def isolated_store(folder: Path) -> Iterator[TrackingSettings]:
     """A new sqlite store in ``folder``; on exit MLflow's global URIs and the environment
-    variables it exports are put back as they were (copied from tests/training)."""
-    saved = {var: os.environ.pop(var, None) for var in MLFLOW_URI_VARIABLES}
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
+    variables it exports are put back as they were."""
+    with restored_mlflow_uris():
+        folder.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{folder}/mlflow.db"
         MlflowClient(uri, uri).search_registered_models()  # creates and migrates the store
         yield TrackingSettings(uri=uri, artifact_root=folder / "art")
-    finally:
-        mlflow.set_tracking_uri(None)
-        mlflow.set_registry_uri(None)
-        for var, value in saved.items():
-            os.environ.pop(var, None)
-            if value is not None:
-                os.environ[var] = value
 
 
 @pytest.fixture(scope="session")

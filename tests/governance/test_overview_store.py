@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 from pathlib import Path
 
-import mlflow
 import pytest
+from governance_fixtures import restored_mlflow_uris
 from typer.testing import CliRunner
 
 from fairness.audit import operating_point
@@ -26,7 +25,6 @@ from training.tracking import TrackingSettings, get_alias
 
 OUTCOMES = ("exclusion_neet", "serious_violence")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
 @pytest.fixture(scope="module")
@@ -36,24 +34,16 @@ def store(governance_store, tmp_path_factory):
     source = Path(governance_store.settings.uri.removeprefix("sqlite:///"))
     folder = tmp_path_factory.mktemp("overview_store")
     shutil.copy(source, folder / "mlflow.db")
-    saved = {var: os.environ.get(var) for var in MLFLOW_URI_VARIABLES}
     settings = TrackingSettings(
         uri=f"sqlite:///{folder}/mlflow.db",
         artifact_root=governance_store.settings.artifact_root,
     )
-    client = settings.client()
-    for name in OUTCOMES:
-        version = get_alias(name, "challenger", settings).version
-        client.set_registered_model_alias(name, "champion", str(version))
-    try:
+    with restored_mlflow_uris():
+        client = settings.client()
+        for name in OUTCOMES:
+            version = get_alias(name, "challenger", settings).version
+            client.set_registered_model_alias(name, "champion", str(version))
         yield settings
-    finally:
-        mlflow.set_tracking_uri(None)
-        mlflow.set_registry_uri(None)
-        for var, value in saved.items():
-            os.environ.pop(var, None)
-            if value is not None:
-                os.environ[var] = value
 
 
 @pytest.fixture(scope="module")
