@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 
 from features.build import KEY_COLUMNS, label_column
-from features.registry import Registry, default_registry
+from features.registry import Registry
 from training.config import LightGBMSettings, TrainingSettings
 from training.model import ScoringModel, as_matrix, fit_booster, fit_platt
-from training.pipeline import TrainResult, evaluate_all, train_and_register
+from training.pipeline import TrainResult, train_and_register, train_outcome
 from training.split import TemporalSplit, held_out, temporal_split
 from training.tracking import TrackingSettings
 
@@ -237,23 +237,25 @@ def train_outcome_dask(
     The split and the evaluation are the single-machine ones, on ``table``; only the
     training and validation rows go to the workers.
     """
+    return train_outcome(
+        table,
+        outcome,
+        settings,
+        registry=registry,
+        ground_truth=ground_truth,
+        oracle_applies=oracle_applies,
+        fit=partial(_fit_on_cluster, client=client, sample_rows=sample_rows),
+    )
+
+
+def _fit_on_cluster(table, split, features, outcome, settings, *, client, sample_rows):
     import dask.dataframe as dd
 
-    registry = default_registry() if registry is None else registry
-    features = settings.features.select(registry)
-    label = label_column(outcome)
-    split = temporal_split(
-        table, label, test_child_share=settings.test_child_share, seed=settings.seed
-    )
-    columns = ["child_id", "snapshot_date", *features, label]
+    columns = ["child_id", "snapshot_date", *features, label_column(outcome)]
     rows = table.iloc[np.concatenate([split.train, split.validation])][columns]
     n_parts = len(client.scheduler_info()["workers"])
     ddf = dd.from_pandas(rows.reset_index(drop=True), npartitions=n_parts, sort=False)
-    model = fit_model_dask(ddf, split, features, outcome, settings, client, sample_rows=sample_rows)
-    evaluation = evaluate_all(
-        table, split, model, outcome, settings, ground_truth if oracle_applies else None
-    )
-    return TrainResult(outcome=outcome, model=model, split=split, evaluation=evaluation)
+    return fit_model_dask(ddf, split, features, outcome, settings, client, sample_rows=sample_rows)
 
 
 def train_and_register_dask(

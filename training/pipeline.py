@@ -193,14 +193,20 @@ def train_outcome(
     registry: Registry | None = None,
     ground_truth: pd.DataFrame | None = None,
     oracle_applies: bool = True,
+    fit: Callable[..., ScoringModel] | None = None,
 ) -> TrainResult:
-    """Split, fit, calibrate and evaluate one outcome's model (no MLflow)."""
+    """Split, fit, calibrate and evaluate one outcome's model (no MLflow).
+
+    ``fit(table, split, features, outcome, settings)`` fits the calibrated model; default
+    :func:`fit_model` on this machine (:mod:`training.engine` passes one that fits on a
+    Dask cluster).
+    """
     registry = default_registry() if registry is None else registry
     features = settings.features.select(registry)
     split = temporal_split(
         table, label_column(outcome), test_child_share=settings.test_child_share, seed=settings.seed
     )
-    model = fit_model(table, split, features, outcome, settings)
+    model = (fit or fit_model)(table, split, features, outcome, settings)
     evaluation = evaluate_all(
         table, split, model, outcome, settings, ground_truth if oracle_applies else None
     )
