@@ -9,7 +9,16 @@ A training run lives inside :func:`failure_safe_run` and its very last step is
   registered are deleted (the previous ``challenger`` alias is put back);
 * so a version is complete only if its run FINISHED. A hard kill (SIGKILL, power cut) can
   leave a version without the ``challenger`` alias whose run is still RUNNING; it is never
-  aliased and :func:`is_complete` says it must not be promoted.
+  aliased and :func:`is_complete` says it must not be promoted;
+* every run records which process owns it (host, process id and start time), so
+  :func:`clean_leftovers`, called by ``lantern train``, ``promote`` and ``serve`` before
+  they start, can tell a run whose process died from one still going: it ends the dead
+  ones FAILED and deletes every version whose registration never completed.
+
+:func:`checkpoint` is a test hook: the environment variable ``LANTERN_TEST_INTERRUPT_AT``
+names a step at which the process signals itself (``LANTERN_TEST_INTERRUPT_SIGNAL``, SIGINT
+by default, or SIGKILL), so tests interrupt training at a known point instead of after a
+delay. Nothing else reads those variables.
 
 Nothing happens on import: :meth:`TrackingSettings.apply` points MLflow at the store.
 """
@@ -21,15 +30,19 @@ import json
 import logging
 import os
 import signal
+import socket
 import tempfile
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow
+import psutil
 import pydantic
 from mlflow import ActiveRun, MlflowClient
 from mlflow.entities import RunStatus
@@ -41,7 +54,10 @@ from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_
 __all__ = [
     "CHALLENGER",
     "CHAMPION",
+    "Cleaned",
     "TrackingSettings",
+    "checkpoint",
+    "clean_leftovers",
     "experiment_id",
     "failure_safe_run",
     "get_alias",
@@ -59,6 +75,22 @@ CHAMPION = "champion"
 
 FAILURE_TAG = "lantern.failure"
 PREVIOUS_CHALLENGER_TAG = "lantern.previous_challenger"
+OWNER_HOST_TAG = "lantern.owner.host"
+OWNER_PID_TAG = "lantern.owner.pid"
+OWNER_STARTED_TAG = "lantern.owner.process_started"
+"""Which process owns a run: host name, process id, and the process's start time (seconds
+since the epoch, as psutil reports it), so that a reused process id is not taken for it."""
+ATTEMPT_TAG = "lantern.attempt"
+"""A random id per :func:`failure_safe_run`, to find its run if starting it was interrupted."""
+
+INTERRUPT_VARIABLE = "LANTERN_TEST_INTERRUPT_AT"
+"""Test hook: the :data:`STEPS` entry at which :func:`checkpoint` signals this process."""
+INTERRUPT_SIGNAL_VARIABLE = "LANTERN_TEST_INTERRUPT_SIGNAL"
+"""Test hook: ``SIGINT`` (default, as a Ctrl-C) or ``SIGKILL`` (as a power cut)."""
+STEPS = ("run_started", "before_registration", "during_registration")
+"""Named points of a training run: the run row exists but the run has not yet been handed to
+the caller; the model is logged but no version exists; the version exists but is not yet
+tagged or aliased."""
 _READY_TIMEOUT_S = 300
 _SQLITE = "sqlite:///"
 
@@ -168,6 +200,65 @@ def experiment_id(name: str, settings: TrackingSettings) -> str:
     return experiment.experiment_id
 
 
+def checkpoint(step: str) -> None:
+    """Test hook: signal this process at ``step`` if ``LANTERN_TEST_INTERRUPT_AT`` names it.
+
+    Parameters
+    ----------
+    step : str
+        One of :data:`STEPS`.
+
+    Raises
+    ------
+    ValueError
+        If the variables name an unknown step or signal (a typo would otherwise make a test
+        pass without interrupting anything).
+    """
+    wanted = os.environ.get(INTERRUPT_VARIABLE)
+    if not wanted:
+        return
+    if wanted not in STEPS:
+        raise ValueError(f"{INTERRUPT_VARIABLE}={wanted!r} is not a step; use one of {STEPS}")
+    if wanted != step:
+        return
+    name = os.environ.get(INTERRUPT_SIGNAL_VARIABLE, "SIGINT")
+    if name not in ("SIGINT", "SIGKILL"):
+        raise ValueError(f"{INTERRUPT_SIGNAL_VARIABLE}={name!r}: use SIGINT or SIGKILL")
+    signal.raise_signal(getattr(signal, name))
+
+
+def _process_started(pid: int) -> float | None:
+    """When process ``pid`` started (psutil's create time), or None if there is none."""
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+
+
+def _owner_tags(attempt: str) -> dict[str, str]:
+    """The tags that say this process owns a run."""
+    pid = os.getpid()
+    return {
+        OWNER_HOST_TAG: socket.gethostname(),
+        OWNER_PID_TAG: str(pid),
+        OWNER_STARTED_TAG: f"{_process_started(pid):.3f}",
+        ATTEMPT_TAG: attempt,
+    }
+
+
+def _owner_state(tags: Mapping[str, str]) -> str:
+    """``"alive"``, ``"dead"`` or ``"unknown"`` (no owner recorded, or another host)."""
+    try:
+        host = tags[OWNER_HOST_TAG]
+        pid, started = int(tags[OWNER_PID_TAG]), float(tags[OWNER_STARTED_TAG])
+    except (KeyError, ValueError):
+        return "unknown"
+    if host != socket.gethostname():
+        return "unknown"
+    now = _process_started(pid)
+    return "alive" if now is not None and abs(now - started) < 0.05 else "dead"
+
+
 @contextmanager
 def _sigint_ignored() -> Iterator[None]:
     """Ignore Ctrl-C for a short clean-up, so a second Ctrl-C cannot cut it short."""
@@ -195,11 +286,11 @@ def _end_run(client: MlflowClient, run_id: str, status: str) -> None:
         client.set_terminated(run_id, status)
 
 
-def _fail_run(client: MlflowClient, run_id: str, exc: BaseException) -> None:
+def _fail_run(client: MlflowClient, run_id: str, failure: str) -> None:
     """Undo the run's registrations, tag the failure and end the run FAILED (best effort)."""
     steps = (
         lambda: _discard_run_versions(client, run_id),
-        lambda: client.set_tag(run_id, FAILURE_TAG, _failure_text(exc)),
+        lambda: client.set_tag(run_id, FAILURE_TAG, failure[:4000]),
         lambda: _end_run(client, run_id, RunStatus.to_string(RunStatus.FAILED)),
     )
     for step in steps:
@@ -241,9 +332,22 @@ def failure_safe_run(
     and the exception is re-raised. Otherwise the run ends FINISHED.
     """
     client = settings.client()
-    run = mlflow.start_run(
-        experiment_id=experiment_id(experiment, settings), run_name=run_name, tags=dict(tags or {})
-    )
+    attempt = uuid.uuid4().hex
+    experiment_number = experiment_id(experiment, settings)
+    try:
+        run = mlflow.start_run(
+            experiment_id=experiment_number,
+            run_name=run_name,
+            tags={**dict(tags or {}), **_owner_tags(attempt)},
+        )
+        checkpoint("run_started")
+    except BaseException as exc:
+        # Interrupted inside start_run: the run's row may exist without our having its id.
+        with _sigint_ignored():
+            _release_interrupted_calls(exc)
+            for found in _runs_of_attempt(client, experiment_number, attempt):
+                _fail_run(client, found, _failure_text(exc))
+        raise
     run_id = run.info.run_id
     try:
         yield run
@@ -251,8 +355,20 @@ def failure_safe_run(
     except BaseException as exc:
         with _sigint_ignored():
             _release_interrupted_calls(exc)
-            _fail_run(client, run_id, exc)
+            _fail_run(client, run_id, _failure_text(exc))
         raise
+
+
+def _runs_of_attempt(client: MlflowClient, experiment_number: str, attempt: str) -> list[str]:
+    """Ids of the runs that one :func:`failure_safe_run` started (none or one)."""
+    try:
+        found = client.search_runs(
+            [experiment_number], filter_string=f"tags.`{ATTEMPT_TAG}` = '{attempt}'"
+        )
+    except Exception:  # best effort: clean_leftovers finds it later
+        _log.exception("looking for the interrupted run of attempt %s", attempt)
+        return []
+    return [r.info.run_id for r in found]
 
 
 def _release_interrupted_calls(exc: BaseException) -> None:
@@ -420,9 +536,11 @@ def register_challenger(
     all_tags = dict(tags)
     if previous is not None:
         all_tags[PREVIOUS_CHALLENGER_TAG] = str(previous.version)
+    checkpoint("before_registration")
     version = _create_version(client, model_uri, name, run_id)
     number = str(version.version)
     try:
+        checkpoint("during_registration")
         _await_ready(client, version, _READY_TIMEOUT_S)
         _set_version_tags(client, name, number, all_tags)
         client.set_registered_model_alias(name, CHALLENGER, number)
@@ -490,3 +608,103 @@ def load_run_artifact_json(run_id: str, path: str, settings: TrackingSettings) -
     if not isinstance(value, dict):
         raise ValueError(f"artifact {path} of run {run_id} is not a JSON object")
     return value
+
+
+@dataclass
+class Cleaned:
+    """What :func:`clean_leftovers` found and did.
+
+    Attributes
+    ----------
+    failed_runs : list of str
+        Runs left RUNNING by a process that has ended, now marked FAILED.
+    deleted_versions : list of str
+        Versions (``name vN``) whose registration never completed, now deleted.
+    """
+
+    failed_runs: list[str] = field(default_factory=list)
+    deleted_versions: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """One sentence per thing cleaned, for the command line (empty if nothing was)."""
+        return [
+            *(
+                f"cleaned: run {r} was left RUNNING by a process that ended; marked FAILED"
+                for r in self.failed_runs
+            ),
+            *(f"cleaned: {v} never finished registering; deleted" for v in self.deleted_versions),
+        ]
+
+
+def clean_leftovers(settings: TrackingSettings) -> Cleaned:
+    """End the runs whose process died mid-run, and delete never-completed versions.
+
+    A Ctrl-C at an unlucky instant, a SIGKILL or a power cut can leave a run RUNNING, or a
+    registered version whose run never finished. A RUNNING run is a leftover only when the
+    process recorded as its owner (on this host) has ended; runs of live processes, and of
+    other hosts, are left alone. Ending a leftover run FAILED deletes the versions it
+    registered (putting ``challenger`` back where it was), as a failure in-process does; any
+    other version whose run is not FINISHED, and not running in a live process, is deleted.
+
+    Parameters
+    ----------
+    settings : TrackingSettings
+        The store.
+
+    Returns
+    -------
+    Cleaned
+        The runs ended and the versions deleted.
+    """
+    client = settings.client()
+    cleaned = Cleaned()
+    running = RunStatus.to_string(RunStatus.RUNNING)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    runs = (
+        client.search_runs(
+            experiments, filter_string=f"attributes.status = '{running}'", max_results=50_000
+        )
+        if experiments
+        else []
+    )
+    for run in runs:
+        if _owner_state(run.data.tags) != "dead":
+            continue
+        owner = f"process {run.data.tags[OWNER_PID_TAG]} on {run.data.tags[OWNER_HOST_TAG]}"
+        before = _version_names(client, run.info.run_id)
+        with _sigint_ignored():
+            _fail_run(client, run.info.run_id, f"Interrupted: {owner} ended mid-run")
+        cleaned.failed_runs.append(run.info.run_id)
+        cleaned.deleted_versions += sorted(before - _version_names(client, run.info.run_id))
+    for version in client.search_model_versions():
+        if not _registration_abandoned(client, version.run_id):
+            continue
+        with _sigint_ignored():
+            _discard_version(client, client.get_model_version(version.name, str(version.version)))
+        cleaned.deleted_versions.append(f"{version.name} v{version.version}")
+    for line in cleaned.lines():
+        _log.warning(line)
+    return cleaned
+
+
+def _registration_abandoned(client: MlflowClient, run_id: str | None) -> bool:
+    """Whether a version from this run can never complete: its run is gone, or ended other
+    than FINISHED, or is RUNNING in a process that has ended."""
+    if not run_id:
+        return True
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as exc:
+        if exc.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            return True
+        raise
+    if run.info.status == RunStatus.to_string(RunStatus.FINISHED):
+        return False
+    if run.info.status == RunStatus.to_string(RunStatus.RUNNING):
+        return _owner_state(run.data.tags) == "dead"
+    return True
+
+
+def _version_names(client: MlflowClient, run_id: str) -> set[str]:
+    """``name vN`` of every version registered from the run."""
+    return {f"{v.name} v{v.version}" for v in client.search_model_versions(f"run_id = '{run_id}'")}

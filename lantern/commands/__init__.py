@@ -1,6 +1,13 @@
 """The command-line verbs, one module per area; ``lantern.cli`` registers them."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from training.tracking import TrackingSettings
 
 PIPE_WIDTH = 200
 """Console width when output is not a terminal, so that piped output is not wrapped early."""
@@ -10,3 +17,11 @@ def make_console() -> Console:
     """A Rich console: the terminal's width, or a wide one when output is piped."""
     console = Console()
     return console if console.is_terminal else Console(width=PIPE_WIDTH)
+
+
+def clean_leftovers(tracking: TrackingSettings, console: Console) -> None:
+    """Clean what an interrupted run left in the store, and say what was cleaned."""
+    from training.tracking import clean_leftovers as clean
+
+    for line in clean(tracking).lines():
+        console.print(f"[yellow]{line}[/]")

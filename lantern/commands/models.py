@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lantern.commands import make_console
+from lantern.commands import clean_leftovers, make_console
 from lantern.commands.governance import PartnershipOption, load_partnership_or_exit
 from lantern.commands.training import ModelChoice
 
@@ -38,10 +38,12 @@ def promote(
     from training.tracking import TrackingSettings
 
     facts = load_partnership_or_exit(partnership)
+    tracking = TrackingSettings()
+    clean_leftovers(tracking, console)
     try:
         decision = promote_challenger(
             model,
-            TrackingSettings(),
+            tracking,
             policy=PromotionPolicy(auc_tolerance=auc_tolerance, ece_tolerance=ece_tolerance),
             partnership=facts,
             force=force,

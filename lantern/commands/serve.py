@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from lantern.commands import make_console
+from lantern.commands import clean_leftovers, make_console
 
 console = make_console()
 
@@ -52,6 +52,7 @@ def serve(
     except ValueError as err:
         console.print(f"[red]{err}[/red]")
         raise typer.Exit(code=2) from None
+    clean_leftovers(settings.tracking, console)
     url = f"http://{host}:{port}"
     if demo_key:
         from serving.store import Store

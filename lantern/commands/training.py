@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from lantern.commands import make_console
+from lantern.commands import clean_leftovers, make_console
 from lantern.commands.partnership import ENGINE_HELP, SCHEDULER_HELP, Engine, check_engine
 
 console = make_console()
@@ -78,6 +78,7 @@ def train(
     settings = load_training_settings(config)
     tracking = TrackingSettings()
     tracking.apply()
+    clean_leftovers(tracking, console)
     started = time.perf_counter()
     if tabular:
         from training.tabular import load_tabular_config, train_tabular

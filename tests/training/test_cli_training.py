@@ -16,8 +16,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +25,7 @@ from mlflow import MlflowClient
 from features.registry import default_registry
 from features.synth import write_partnership
 from training.config import DEFAULT_CONFIG
+from training.tracking import INTERRUPT_SIGNAL_VARIABLE, INTERRUPT_VARIABLE
 
 LANTERN = Path(sys.executable).with_name("lantern")
 SV, EN = "serious_violence", "exclusion_neet"
@@ -127,6 +126,12 @@ def refused(result: subprocess.CompletedProcess) -> str:
     return result.stdout
 
 
+def refused_or_error(result: subprocess.CompletedProcess) -> str:
+    """The output of a command that exits 1 (refused, or an error it explains)."""
+    assert result.returncode == 1, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
 def gate_line(output: str, gate: str) -> str:
     lines = [line for line in output.splitlines() if line.split()[:1] == [gate]]
     assert lines, output
@@ -163,54 +168,46 @@ def quarter(empty_store, tmp_path_factory) -> Store:
     return Store(tmp_path_factory.mktemp("quarter"), empty_store)
 
 
-class Interrupted:
-    """``lantern train`` on a fresh store, sent Ctrl-C (SIGINT) soon after its MLflow run
-    exists: while it logs its parameters, metrics and artifacts, before it registers the
-    model. (Not at the very instant the run appears: that is inside ``mlflow.start_run``,
-    before Lantern's failure-safe block begins.)"""
-
-    AFTER_RUN_STARTS = 0.3
-    """Seconds between seeing the run and Ctrl-C; logging takes seconds."""
-
-    def __init__(self, store: Store, *args: str):
-        self.store = store
-        # A process that ignores Ctrl-C passes that on to its children (as a shell's
-        # background jobs do): let the child take it as a terminal's Ctrl-C.
-        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-        try:
-            self.process = store.start(*args)
-        finally:
-            signal.signal(signal.SIGINT, previous)
-        self.run_seen = False
-        self.watcher = threading.Thread(target=self._interrupt, daemon=True)
-        self.watcher.start()
-
-    def _interrupt(self) -> None:
-        deadline = time.monotonic() + TIMEOUT
-        while self.process.poll() is None and time.monotonic() < deadline:
-            if self.store.runs():
-                self.run_seen = True
-                time.sleep(self.AFTER_RUN_STARTS)
-                self.process.send_signal(signal.SIGINT)
-                return
-            time.sleep(0.05)
-
-    def result(self) -> subprocess.CompletedProcess:
-        self.watcher.join(timeout=TIMEOUT)
-        (result,) = finish(self.process)
-        return result
+def interrupted_at(store: Store, step: str, *args: str, sig: str = "SIGINT") -> subprocess.Popen:
+    """``lantern train`` that signals itself at the named ``step`` of its training run
+    (:func:`training.tracking.checkpoint`), as a Ctrl-C (SIGINT) or a power cut (SIGKILL)."""
+    env = {**store.env, INTERRUPT_VARIABLE: step, INTERRUPT_SIGNAL_VARIABLE: sig}
+    # A process that ignores Ctrl-C passes that on to its children (as a shell's background
+    # jobs do): let the child take it as a terminal's Ctrl-C.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(
+            [str(LANTERN), *args],
+            cwd=store.folder,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope="module")
-def interrupted(inputs, empty_store, tmp_path_factory):
-    """Started by the first test, so that it runs while the main store trains."""
-    run = Interrupted(
-        Store(tmp_path_factory.mktemp("interrupted"), empty_store),
-        *("train", "--features", inputs["features"], "--model", SV, "--config", inputs["fast"]),
-    )
-    yield run
-    run.process.kill()
-    run.process.wait()
+def interrupted(inputs, empty_store, tmp_path_factory) -> dict[str, tuple[Store, subprocess.Popen]]:
+    """One ``lantern train`` of serious violence per interruption, each on a fresh store;
+    started by the first test, so that they run while the main store trains."""
+    args = ("train", "--features", inputs["features"], "--model", SV, "--config", inputs["fast"])
+    cases = {
+        "run_started": "SIGINT",
+        "before_registration": "SIGINT",
+        "during_registration": "SIGINT",
+        "killed_during_registration": "SIGKILL",
+    }
+    runs = {}
+    for case, sig in cases.items():
+        store = Store(tmp_path_factory.mktemp(case), empty_store)
+        step = case.removeprefix("killed_")
+        runs[case] = (store, interrupted_at(store, step, *args, sig=sig))
+    yield runs
+    for _, process in runs.values():
+        process.kill()
+        process.wait()
 
 
 def test_train_registers_both_models_as_challengers(quarter, inputs, interrupted):
@@ -318,15 +315,43 @@ def test_no_worse_challenger_is_promoted_and_a_worse_one_refused(quarter, worse)
     assert gates["auc"] is False and gates["fairness"] is True
 
 
-def test_interrupted_training_registers_nothing(interrupted):
-    result = interrupted.result()
-    store = interrupted.store
-    assert interrupted.run_seen, result.stderr
-    assert result.returncode != 0, result.stdout + result.stderr
+@pytest.mark.parametrize("step", ["run_started", "before_registration", "during_registration"])
+def test_a_ctrl_c_during_training_fails_the_run_and_registers_nothing(interrupted, step):
+    store, process = interrupted[step]
+    (result,) = finish(process)
+    assert result.returncode not in (0, None), result.stdout + result.stderr
     ((run_id, status),) = store.runs()
     assert status == "FAILED", result.stderr
-    assert (
-        store.client().get_run(run_id).data.tags["lantern.failure"].startswith("KeyboardInterrupt")
-    )
-    assert not store.client().search_model_versions(f"run_id = '{run_id}'")
+    failure = store.client().get_run(run_id).data.tags["lantern.failure"]
+    assert failure.startswith("KeyboardInterrupt"), failure
     assert not store.client().search_model_versions()
+    assert all(not m.aliases for m in store.client().search_registered_models())
+
+
+def test_a_kill_mid_registration_is_cleaned_by_the_next_command(interrupted, inputs):
+    store, process = interrupted["killed_during_registration"]
+    (result,) = finish(process)
+    assert result.returncode == -signal.SIGKILL, result.stdout + result.stderr
+    # what a power cut leaves: a RUNNING run and a version that never finished registering
+    ((run_id, status),) = store.runs()
+    assert status == "RUNNING"
+    assert store.versions(SV) == ["1"] and store.alias(SV, "challenger") is None
+
+    out = refused_or_error(store.run("promote", "--model", SV))
+    assert f"cleaned: run {run_id} was left RUNNING by a process that ended" in out, out
+    assert f"cleaned: {SV} v1 never finished registering; deleted" in out, out
+    assert "no challenger" in out.lower(), out
+    ((_, status),) = store.runs()
+    assert status == "FAILED"
+    tags = store.client().get_run(run_id).data.tags
+    assert tags["lantern.failure"].startswith("Interrupted: process "), tags
+    assert store.versions(SV) == []
+
+    # the next training starts from a clean store and says nothing more was cleaned
+    out = ok(
+        store.run(
+            "train", "--features", inputs["features"], "--model", SV, "--config", inputs["fast"]
+        )
+    )
+    assert "cleaned:" not in out, out
+    assert store.versions(SV) == ["2"] and store.alias(SV, "challenger") == "2"

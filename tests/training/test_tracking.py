@@ -20,6 +20,7 @@ from training import tracking
 from training.promotion import PromotionPolicy, promote
 from training.tracking import (
     TrackingSettings,
+    clean_leftovers,
     experiment_id,
     failure_safe_run,
     get_alias,
@@ -213,7 +214,7 @@ def test_interrupt_inside_a_store_call_still_ends_the_run_failed(settings):
 
 KILLED_TRAINING = textwrap.dedent(
     """
-    import signal, sys, time
+    import signal, sys
     signal.signal(signal.SIGINT, signal.default_int_handler)
     import mlflow
     from training import tracking
@@ -222,11 +223,6 @@ KILLED_TRAINING = textwrap.dedent(
         def predict(self, context, model_input: list[float], params=None) -> list[float]:
             return model_input
 
-    def stall(*args, **kwargs):
-        print("IN_WINDOW", flush=True)
-        time.sleep(120)
-
-    tracking._set_version_tags = stall  # registration stops after the version is created
     settings = tracking.TrackingSettings(uri=sys.argv[1], artifact_root=sys.argv[2])
     with tracking.failure_safe_run("toy", "killed", settings) as run:
         print("RUN", run.info.run_id, flush=True)
@@ -240,32 +236,30 @@ KILLED_TRAINING = textwrap.dedent(
 )
 
 
-def kill_in_registration(settings: TrackingSettings, sig: int, tmp_path: Path) -> str:
-    """Run training in a subprocess, send ``sig`` inside registration; the run id."""
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "BENTOML_DO_NOT_TRACK": "true"}
-    with open(tmp_path / "stderr.txt", "w") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", KILLED_TRAINING, settings.uri, str(settings.artifact_root)],
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-            env=env,
-        )
-        try:
-            run_id = proc.stdout.readline().split()[-1]
-            assert proc.stdout.readline().strip() == "IN_WINDOW", (
-                tmp_path / "stderr.txt"
-            ).read_text()
-            proc.send_signal(sig)
-            assert proc.wait(timeout=60) != 0
-        finally:
-            proc.kill()
-            proc.wait()
-    return run_id
+def interrupt_in_registration(settings: TrackingSettings, sig: str, tmp_path: Path) -> str:
+    """Run training in a subprocess that signals itself (``sig``) once its version exists
+    (the ``during_registration`` checkpoint); the run id."""
+    env = {
+        **os.environ,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "BENTOML_DO_NOT_TRACK": "true",
+        tracking.INTERRUPT_VARIABLE: "during_registration",
+        tracking.INTERRUPT_SIGNAL_VARIABLE: sig,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_TRAINING, settings.uri, str(settings.artifact_root)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
+    # an uncaught KeyboardInterrupt ends Python as if by the signal itself
+    assert done.returncode == -getattr(signal, sig), done.stdout + done.stderr
+    return done.stdout.split()[1]
 
 
 def test_sigint_during_registration_leaves_no_version(settings, tmp_path):
-    run_id = kill_in_registration(settings, signal.SIGINT, tmp_path)
+    run_id = interrupt_in_registration(settings, "SIGINT", tmp_path)
     run = client(settings).get_run(run_id)
     assert run.info.status == "FAILED"
     assert run.data.tags["lantern.failure"].startswith("KeyboardInterrupt")
@@ -274,7 +268,7 @@ def test_sigint_during_registration_leaves_no_version(settings, tmp_path):
 
 
 def test_sigkill_during_registration_leaves_no_challenger(settings, tmp_path):
-    run_id = kill_in_registration(settings, signal.SIGKILL, tmp_path)
+    run_id = interrupt_in_registration(settings, "SIGKILL", tmp_path)
     assert get_alias(MODEL, "challenger", settings) is None
     # A hard kill cannot clean up: the orphan has no alias, its run never finished, and it
     # cannot be promoted.
@@ -293,3 +287,76 @@ def test_sigkill_during_registration_leaves_no_challenger(settings, tmp_path):
             version=str(orphan.version),
         )
     assert get_alias(MODEL, "champion", settings) is None
+
+
+def test_clean_leftovers_ends_a_dead_run_and_deletes_its_orphan(settings, tmp_path):
+    first = train(settings)
+    run_id = interrupt_in_registration(settings, "SIGKILL", tmp_path)
+    assert live_versions(settings) == ["2", "1"]
+
+    cleaned = clean_leftovers(settings)
+
+    assert cleaned.failed_runs == [run_id]
+    assert cleaned.deleted_versions == [f"{MODEL} v2"]
+    assert cleaned.lines() == [
+        f"cleaned: run {run_id} was left RUNNING by a process that ended; marked FAILED",
+        f"cleaned: {MODEL} v2 never finished registering; deleted",
+    ]
+    run = client(settings).get_run(run_id)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["lantern.failure"].startswith(
+        f"Interrupted: process {run.data.tags[tracking.OWNER_PID_TAG]} on "
+    )
+    assert live_versions(settings) == ["1"]
+    assert str(get_alias(MODEL, "challenger", settings).version) == str(first.version)
+    assert clean_leftovers(settings).lines() == []  # nothing left to clean
+
+
+def test_clean_leftovers_leaves_live_runs_and_other_hosts_alone(settings):
+    client(settings).create_registered_model(MODEL)
+    with failure_safe_run(MODEL, "live", settings) as run:
+        uri = log_tiny()
+        version = client(settings).create_model_version(MODEL, source=uri, run_id=run.info.run_id)
+        # this process is alive: its run and its half-made version are not leftovers
+        assert clean_leftovers(settings).lines() == []
+        assert live_versions(settings) == [str(version.version)]
+        client(settings).delete_model_version(MODEL, str(version.version))
+    # a run whose owner is on another host cannot be judged from here: left alone
+    elsewhere = client(settings).create_run(
+        experiment_id(MODEL, settings),
+        tags={
+            tracking.OWNER_HOST_TAG: "another-host.invalid",
+            tracking.OWNER_PID_TAG: "1",
+            tracking.OWNER_STARTED_TAG: "0.0",
+        },
+    )
+    # and so is one that records no owner (not made by failure_safe_run)
+    unowned = client(settings).create_run(experiment_id(MODEL, settings))
+    assert clean_leftovers(settings).lines() == []
+    for other in (elsewhere, unowned):
+        assert client(settings).get_run(other.info.run_id).info.status == "RUNNING"
+
+
+def test_clean_leftovers_deletes_a_version_whose_run_failed_or_vanished(settings):
+    train(settings)
+    with failure_safe_run(MODEL, "failed later", settings) as run:
+        uri = log_tiny()
+    failed = client(settings).create_model_version(MODEL, source=uri, run_id=run.info.run_id)
+    client(settings).set_terminated(run.info.run_id, "FAILED")
+
+    cleaned = clean_leftovers(settings)
+
+    assert cleaned.failed_runs == []
+    assert cleaned.deleted_versions == [f"{MODEL} v{failed.version}"]
+    assert live_versions(settings) == ["1"]
+
+
+def test_an_unknown_checkpoint_name_is_refused(monkeypatch):
+    monkeypatch.setenv(tracking.INTERRUPT_VARIABLE, "before_regstration")
+    with pytest.raises(ValueError, match="not a step; use one of"):
+        tracking.checkpoint("before_registration")
+    monkeypatch.setenv(tracking.INTERRUPT_VARIABLE, "before_registration")
+    monkeypatch.setenv(tracking.INTERRUPT_SIGNAL_VARIABLE, "SIGTERM")
+    with pytest.raises(ValueError, match="use SIGINT or SIGKILL"):
+        tracking.checkpoint("before_registration")
+    tracking.checkpoint("run_started")  # another step: nothing happens
