@@ -41,7 +41,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -472,10 +472,20 @@ class Store:
     ----------
     settings : StoreSettings, optional
         Default: ``StoreSettings()`` (``LANTERN_DATABASE_URL`` or ``sqlite:///data/lantern.db``).
+    clock : callable, optional
+        Seconds on a clock that never goes back, for the key cache only (when a verified
+        key stops being trusted without a look at the database). Default
+        :func:`time.monotonic`; a test passes a clock it advances itself.
     """
 
-    def __init__(self, settings: StoreSettings | None = None) -> None:
+    def __init__(
+        self,
+        settings: StoreSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings or StoreSettings()
+        self._clock = clock
         self._engine: Engine | None = None
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[float, ApiKey]] = {}
@@ -633,13 +643,13 @@ class Store:
             with self._lock:
                 if len(self._keys) > 10_000:
                     self._keys.clear()
-                self._keys[digest] = (time.monotonic() + self.settings.key_cache_seconds, key)
+                self._keys[digest] = (self._clock() + self.settings.key_cache_seconds, key)
         return key
 
     def cached_key(self, token: str, digest: str | None = None) -> ApiKey | None:
         """The key for ``token`` if this process verified it recently, else None (no I/O)."""
         hit = self._keys.get(digest or hash_token(token))
-        if hit is not None and hit[0] > time.monotonic():
+        if hit is not None and hit[0] > self._clock():
             return hit[1]
         return None
 

@@ -6,6 +6,7 @@ Requests go through ``httpx.ASGITransport``, and once through a real uvicorn ser
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ import anyio
 import httpx
 import pytest
 import uvicorn
-from serving_fixtures import call, call_many, free_port
+from serving_fixtures import call, call_many
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -60,6 +61,8 @@ ALLOWED = {
 }
 
 BODY = {"child_id": "C314", "purpose": "early help planning meeting"}
+PATIENCE = 60
+"""Seconds to wait for the real server to start or answer (a bound, not a claim)."""
 
 
 async def echo(request: Request) -> JSONResponse:
@@ -461,15 +464,18 @@ def test_built_the_way_bentoml_builds_middleware(mw_store, static_dir, tokens):
 
 
 def test_through_a_real_server_with_a_chunked_body(app, mw_store, tokens):
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
+    # The test binds the port itself and hands the socket over, so no other process can
+    # take the port between choosing it and listening on it.
+    listening = socket.create_server(("127.0.0.1", 0))
+    port = listening.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, daemon=True)
     thread.start()
     try:
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
+        deadline = time.monotonic() + PATIENCE
+        while not server.started:
+            assert thread.is_alive(), "the uvicorn server stopped before it started"
+            assert time.monotonic() < deadline, f"uvicorn did not start within {PATIENCE} s"
             time.sleep(0.05)
         raw = json.dumps({**BODY, "padding": "y" * 2000}).encode()
 
@@ -477,7 +483,7 @@ def test_through_a_real_server_with_a_chunked_body(app, mw_store, tokens):
             for i in range(0, len(raw), 500):
                 yield raw[i : i + 500]
 
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=PATIENCE) as client:
             response = client.post(
                 "/prompt", content=chunks(), headers=bearer(tokens[Role.practitioner])
             )
@@ -485,7 +491,8 @@ def test_through_a_real_server_with_a_chunked_body(app, mw_store, tokens):
             public = client.get("/livez")
     finally:
         server.should_exit = True
-        thread.join(timeout=30)
+        thread.join(timeout=PATIENCE)
+        listening.close()
     assert response.status_code == 200 and response.json()["body"].encode() == raw
     assert refused.status_code == 403 and public.status_code == 200
     rows = mw_store.audit_rows()

@@ -1,6 +1,5 @@
 """API keys on a real database (SQLite and PostgreSQL): hashed, verified, revoked."""
 
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -48,19 +47,37 @@ def test_list_shows_every_key_without_secrets(store: Store):
     assert not any(hasattr(k, "token") for k in keys)
 
 
+class FakeClock:
+    """A clock for the key cache that moves only when the test moves it."""
+
+    def __init__(self, now: float = 1_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_revoked_keys_are_known_as_revoked_and_names_are_never_reused(store_url: str):
-    # The cache is off in one store (like another worker process) and on in the other.
+    # The cache is off in one store (like another worker process) and on in the other,
+    # whose clock the test moves by hand.
+    clock = FakeClock()
+    cache_seconds = 10.0
     fresh = Store(StoreSettings(url=store_url, key_cache_seconds=0))
-    caching = Store(StoreSettings(url=store_url, key_cache_seconds=0.3))
+    caching = Store(StoreSettings(url=store_url, key_cache_seconds=cache_seconds), clock=clock)
     try:
         token = fresh.create_key("dee.social-work", "practitioner").token
+        verified_at = clock.now
         assert not caching.verify_key(token).revoked
         revoked = fresh.revoke_key("dee.social-work")
         assert revoked.revoked and revoked.revoked_at >= revoked.created_at
         assert fresh.verify_key(token).revoked
-        # the caching process trusts its verified key until the cache time runs out
+        assert fresh.cached_key(token) is None, "a store without a cache remembers nothing"
+        # the caching process trusts its verified key until the cache time runs out ...
+        clock.now = verified_at + cache_seconds / 2
         assert caching.cached_key(token) is not None
-        time.sleep(0.35)
+        assert not caching.verify_key(token).revoked, "the cached key is answered, no I/O"
+        # ... and not a moment longer: then it asks the database, which says revoked
+        clock.now = verified_at + cache_seconds
         assert caching.cached_key(token) is None
         assert caching.verify_key(token).revoked
         # revoking again changes nothing
