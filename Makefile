@@ -59,8 +59,12 @@ postgres:
 	  else echo "no PostgreSQL binaries and no apt-get: the PostgreSQL tests will be skipped"; fi; \
 	fi
 
+# Two worker processes (the machine has two cores); tests that share an expensive fixture or
+# a module's ordered state run in one worker (groups: tests/conftest.py). The ten slowest are listed.
+TEST_WORKERS ?= 2
+
 test: venv lint browser postgres
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=10
 
 lint: venv
 	$(BIN)/ruff check .

@@ -103,7 +103,26 @@ class LiveService:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 180) -> LiveService:
+    def start(self, timeout: float = 180, attempts: int = 3) -> LiveService:
+        """Start the service and wait until it answers ``/readyz`` on its own port.
+
+        A free port can be taken by another process between choosing it and binding it
+        (tests run side by side): if the server cannot bind, it starts again on another
+        port, up to ``attempts`` times. A ready answer counts only once this server's own
+        processes listen on the port, so another server's answer is never taken for it.
+        """
+        for attempt in range(attempts):
+            if self._start_once(timeout):
+                return self
+            if attempt + 1 < attempts:
+                self.port = free_port()
+        raise RuntimeError(
+            f"the service could not bind a free port in {attempts} tries:\n"
+            f"{self.log.read_text()[-3000:]}"
+        )
+
+    def _start_once(self, timeout: float) -> bool:
+        """Start on :attr:`port`; True once ready, False if the port was taken."""
         config = self.home.folder / f"service-{self.port}.yaml"
         config.write_text(
             f"features: {self.home.features}\n"
@@ -134,17 +153,39 @@ class LiveService:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the service exited early:\n{self.log.read_text()[-3000:]}")
+                text = self.log.read_text()
+                if "address already in use" in text.lower():
+                    return False
+                raise RuntimeError(f"the service exited early:\n{text[-3000:]}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return self
+                ready = httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
             except httpx.HTTPError:
-                pass
+                ready = False
+            if ready and self._listens():
+                return True
             time.sleep(0.5)
         self.stop()
         raise RuntimeError(
             f"the service was not ready in {timeout} s:\n{self.log.read_text()[-3000:]}"
         )
+
+    def _listens(self) -> bool:
+        """Whether one of this server's processes listens on :attr:`port`."""
+        import psutil
+
+        try:
+            parent = psutil.Process(self.process.pid)
+            processes = [parent, *parent.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return False
+        for process in processes:
+            try:
+                for conn in process.net_connections(kind="tcp"):
+                    if conn.status == psutil.CONN_LISTEN and conn.laddr.port == self.port:
+                        return True
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return False
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

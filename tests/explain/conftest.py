@@ -2,8 +2,9 @@
 
 Names start with ``explain_`` so they cannot clash with other folders' fixtures.
 
-- ``explain_partnership`` / ``explain_table``: 2,500 children (seed 11) and their quarterly
-  feature table, built once per session. Do not change them in place: copy first.
+- ``explain_partnership`` / ``explain_table``: the shared small partnership (2,500 children,
+  seed 11, from ``tests/conftest.py``) and its quarterly feature table. Do not change them
+  in place: copy first.
 - ``explain_registry``: the default feature registry.
 - ``explain_models``: one real LightGBM model per outcome, few shallow trees, trained with
   the pipeline's own ``fit_model`` on the honest temporal split (about a second in all).
@@ -22,32 +23,28 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import pandas as pd
 import pytest
 
-from features.build import build_features, default_snapshot_dates, label_column
+from features.build import label_column
 from features.outcomes import Outcomes, load_outcomes
-from features.pointintime import index_records
 from features.registry import Registry, default_registry
-from features.synth import Partnership, SynthConfig, generate
+from features.synth import Partnership
 from training.config import load_training_settings
 from training.model import ScoringModel
 from training.pipeline import fit_model
 from training.split import temporal_split
 
-EXPLAIN_CHILDREN = 2_500
-EXPLAIN_SEED = 11
 OUTCOMES = ("exclusion_neet", "serious_violence")
 
 
 @pytest.fixture(scope="session")
-def explain_partnership() -> Partnership:
-    """A small synthetic partnership (biases off)."""
-    return generate(SynthConfig(children=EXPLAIN_CHILDREN, seed=EXPLAIN_SEED))
+def explain_partnership(small_partnership) -> Partnership:
+    """The shared small synthetic partnership (biases off)."""
+    return small_partnership
 
 
 @pytest.fixture(scope="session")
-def explain_table(explain_partnership: Partnership) -> pd.DataFrame:
+def explain_table(small_feature_table: pd.DataFrame) -> pd.DataFrame:
     """The partnership's feature table at the default (quarterly) snapshot dates."""
-    records = index_records(explain_partnership.tables)
-    return build_features(records, default_snapshot_dates(records))
+    return small_feature_table
 
 
 @pytest.fixture(scope="session")

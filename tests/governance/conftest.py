@@ -1,8 +1,9 @@
 """Fixtures for the governance tests. Names start with ``governance_`` so that they cannot
 clash with other folders' fixtures.
 
-- ``governance_table``: a small synthetic partnership (2,500 children, seed 11) and its
-  quarterly feature table, built once per session. Do not change it in place: copy first.
+- ``governance_table``: the shared small partnership (2,500 children, seed 11, from
+  ``tests/conftest.py``) and its quarterly feature table. Do not change it in place: copy
+  first.
 - ``governance_store``: a real MLflow sqlite store in which both models were trained with
   the pipeline (``train_outcome`` + ``log_and_register``) and audited (``audit_model``), but
   not promoted; built once per session. MLflow's global URIs and the environment variables
@@ -31,17 +32,12 @@ import pytest
 from governance_fixtures import restored_mlflow_uris
 from mlflow import MlflowClient
 
-from features.build import build_features, default_snapshot_dates
 from features.outcomes import load_outcomes
-from features.pointintime import index_records
 from features.registry import Registry, default_registry
-from features.synth import SynthConfig, generate
 from training.config import TrainingSettings, load_training_settings
 from training.pipeline import TrainResult, log_and_register, train_outcome
 from training.tracking import TrackingSettings
 
-CHILDREN = 2_500
-SEED = 11
 BOOTSTRAP = 20
 AUDIT_BOOTSTRAP = 20
 OUTCOMES = ("exclusion_neet", "serious_violence")
@@ -71,16 +67,15 @@ def governance_settings() -> TrainingSettings:
 
 
 @pytest.fixture(scope="session")
-def governance_partnership_data():
-    """The small synthetic partnership, with its ground truth."""
-    return generate(SynthConfig(children=CHILDREN, seed=SEED))
+def governance_partnership_data(small_partnership):
+    """The shared small synthetic partnership, with its ground truth."""
+    return small_partnership
 
 
 @pytest.fixture(scope="session")
-def governance_table(governance_partnership_data) -> pd.DataFrame:
+def governance_table(small_feature_table) -> pd.DataFrame:
     """The partnership's feature table at quarterly snapshot dates."""
-    records = index_records(governance_partnership_data.tables)
-    return build_features(records, default_snapshot_dates(records))
+    return small_feature_table
 
 
 @pytest.fixture(scope="session")

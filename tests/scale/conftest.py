@@ -17,18 +17,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.build import build_features, default_snapshot_dates
 from features.pointintime import Records, index_records
-from features.synth import Partnership, SynthConfig, generate, write_partnership
-
-SMALL_CHILDREN = 2_500
-SMALL_SEED = 11
+from features.synth import Partnership, write_partnership
 
 
 @pytest.fixture(scope="session")
-def partnership() -> Partnership:
-    """A small synthetic partnership (biases off), with its ground truth."""
-    return generate(SynthConfig(children=SMALL_CHILDREN, seed=SMALL_SEED))
+def partnership(small_partnership) -> Partnership:
+    """The shared small synthetic partnership (biases off), with its ground truth."""
+    return small_partnership
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +40,6 @@ def partnership_folder(partnership: Partnership, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def feature_table(records: Records) -> pd.DataFrame:
+def feature_table(small_feature_table) -> pd.DataFrame:
     """The single-machine feature table at the default (quarterly) snapshot dates."""
-    return build_features(records, default_snapshot_dates(records))
+    return small_feature_table

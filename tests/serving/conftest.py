@@ -83,11 +83,12 @@ def store(store_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture(scope="session")
-def service_home(tmp_path_factory: pytest.TempPathFactory):
-    """A small trained, promoted partnership with one key per role (service_fixtures.Home)."""
+def service_home(tmp_path_factory: pytest.TempPathFactory, small_feature_table):
+    """The shared small partnership, trained and promoted, with one key per role
+    (service_fixtures.Home)."""
     from service_fixtures import build_home
 
-    return build_home(tmp_path_factory.mktemp("service"))
+    return build_home(tmp_path_factory.mktemp("service"), small_feature_table)
 
 
 @pytest.fixture(scope="session")

@@ -35,8 +35,12 @@ CHILDREN = 2_500
 SEED = 11
 
 
-def build_home(folder: Path) -> Home:
-    """A small trained, promoted partnership with one key per role (see the module)."""
+def build_home(folder: Path, table=None) -> Home:
+    """A small trained, promoted partnership with one key per role (see the module).
+
+    ``table`` is the partnership's feature table (the session's shared one); by default the
+    partnership of :data:`CHILDREN` children and seed :data:`SEED` is generated here.
+    """
     from features.build import build_features, default_snapshot_dates, write_table
     from features.pointintime import index_records
     from features.synth import SynthConfig, generate
@@ -45,9 +49,9 @@ def build_home(folder: Path) -> Home:
     from training.tracking import TrackingSettings
 
     folder.mkdir(parents=True, exist_ok=True)
-    partnership = generate(SynthConfig(children=CHILDREN, seed=SEED))
-    records = index_records(partnership.tables)
-    table = build_features(records, default_snapshot_dates(records))
+    if table is None:
+        records = index_records(generate(SynthConfig(children=CHILDREN, seed=SEED)).tables)
+        table = build_features(records, default_snapshot_dates(records))
     features = write_table(table, folder / "features.parquet")
     tracking = TrackingSettings(
         uri=f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}",

@@ -1,5 +1,6 @@
 """``lantern serve --demo-key``, the last step of ``make quickstart``: the key and the example
-request it prints work against the service it starts."""
+request it prints work against the service it starts, and it first cleans what a dead
+training process left in the registry."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,9 +19,31 @@ import httpx
 from service_fixtures import free_port
 
 PATIENCE = 180
+NO_SUCH_PROCESS = 2**22 + 1
+"""Above Linux's largest process id (``pid_max`` is at most 2**22)."""
+
+
+def leave_a_dead_run(home) -> str:
+    """A RUNNING run whose recorded owner process has ended, as a power cut leaves one."""
+    from mlflow import MlflowClient
+
+    from training import tracking
+
+    client = MlflowClient(tracking_uri=home.tracking_uri, registry_uri=home.tracking_uri)
+    experiment = client.create_experiment("lantern/left-by-a-power-cut")
+    run = client.create_run(
+        experiment,
+        tags={
+            tracking.OWNER_HOST_TAG: socket.gethostname(),
+            tracking.OWNER_PID_TAG: str(NO_SUCH_PROCESS),
+            tracking.OWNER_STARTED_TAG: "1.0",
+        },
+    )
+    return run.info.run_id
 
 
 def test_the_printed_demo_key_and_curl_get_a_prompt(service_home, tmp_path):
+    left = leave_a_dead_run(service_home)
     port = free_port()
     out = tmp_path / "serve.log"
     process = subprocess.Popen(
@@ -41,6 +65,7 @@ def test_the_printed_demo_key_and_curl_get_a_prompt(service_home, tmp_path):
             assert time.monotonic() < deadline, f"not ready:\n{out.read_text()[-3000:]}"
             time.sleep(0.5)
         printed = out.read_text()
+        assert f"cleaned: run {left} was left RUNNING by a process that ended" in printed
         assert f"http://127.0.0.1:{port}/ui/" in printed
         curl = next(line.strip() for line in printed.splitlines() if "curl -s" in line)
         words = shlex.split(curl)
@@ -62,4 +87,8 @@ def test_the_printed_demo_key_and_curl_get_a_prompt(service_home, tmp_path):
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=PATIENCE)
+            except subprocess.TimeoutExpired:  # a slow shutdown is no failure of the test
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()

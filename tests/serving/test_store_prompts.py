@@ -66,7 +66,11 @@ def test_an_overlong_note_is_refused_with_the_limit(store: Store):
         store.record_judgement(prompt_id, "agree", key_name="bo", note="x" * 4001)
 
 
-@pytest.mark.parametrize("prompt_id", [str(uuid.uuid4()), "not-a-uuid", ""])
+@pytest.mark.parametrize(
+    "prompt_id",
+    [str(uuid.uuid5(uuid.NAMESPACE_URL, "lantern-test-unknown-prompt")), "not-a-uuid", ""],
+    ids=["unknown-uuid", "not-a-uuid", "empty"],
+)
 def test_unknown_prompts_raise_a_clear_error(store: Store, prompt_id: str):
     store.record_prompt(child_id="C7", key_name="bo", prompt=PROMPT)
     with pytest.raises(UnknownPromptError, match="no prompt has id"):

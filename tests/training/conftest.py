@@ -3,9 +3,9 @@
 - ``empty_store`` / ``settings``: a real, migrated MLflow sqlite store, copied fresh into each
   test's tmp_path (copying is much quicker than migrating anew); MLflow's global URIs and the
   environment variables it exports are reset afterwards.
-- ``small_partnership`` / ``feature_table``: one small synthetic partnership (2,500 children,
-  three years after a year of history), generated once per session, and its quarterly feature
-  table. Tests must not change them in place: copy before editing.
+- ``small_partnership`` (from ``tests/conftest.py``) / ``feature_table``: the shared small
+  synthetic partnership and its quarterly feature table. Tests must not change them in
+  place: copy before editing.
 - ``fast_settings``: the package's training settings with 20 bootstrap replicates.
 
 OpenMP threads sleep rather than spin while they wait (``OMP_WAIT_POLICY=PASSIVE``, set before
@@ -26,11 +26,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
-from training_fixtures import BOOTSTRAP, SMALL_CHILDREN, SMALL_SEED, isolated_store
+from training_fixtures import BOOTSTRAP, isolated_store
 
-from features.build import build_features, default_snapshot_dates
-from features.pointintime import index_records
-from features.synth import Partnership, SynthConfig, generate
 from training.config import TrainingSettings, load_training_settings
 from training.tracking import TrackingSettings
 
@@ -51,16 +48,9 @@ def settings(empty_store: Path, tmp_path: Path) -> Iterator[TrackingSettings]:
 
 
 @pytest.fixture(scope="session")
-def small_partnership() -> Partnership:
-    """A small synthetic partnership with its ground truth (biases off)."""
-    return generate(SynthConfig(children=SMALL_CHILDREN, seed=SMALL_SEED))
-
-
-@pytest.fixture(scope="session")
-def feature_table(small_partnership: Partnership) -> pd.DataFrame:
-    """The partnership's feature table at the default (quarterly) snapshot dates."""
-    records = index_records(small_partnership.tables)
-    return build_features(records, default_snapshot_dates(records))
+def feature_table(small_feature_table: pd.DataFrame) -> pd.DataFrame:
+    """The shared partnership's feature table at the default (quarterly) snapshot dates."""
+    return small_feature_table
 
 
 @pytest.fixture(scope="session")

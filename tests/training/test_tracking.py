@@ -360,3 +360,17 @@ def test_an_unknown_checkpoint_name_is_refused(monkeypatch):
     with pytest.raises(ValueError, match="use SIGINT or SIGKILL"):
         tracking.checkpoint("before_registration")
     tracking.checkpoint("run_started")  # another step: nothing happens
+
+
+def test_a_ctrl_c_as_the_run_starts_still_ends_it_failed(settings, monkeypatch):
+    """A Ctrl-C that lands once the run's row exists but before the run is handed over (the
+    ``run_started`` checkpoint) must not leave it RUNNING: the run is found by its attempt tag."""
+    monkeypatch.setenv(tracking.INTERRUPT_VARIABLE, "run_started")
+    with pytest.raises(KeyboardInterrupt):
+        with failure_safe_run(MODEL, "quarter", settings):
+            pytest.fail("the block must not start")
+    (run,) = client(settings).search_runs([experiment_id(MODEL, settings)])
+    assert run.info.status == "FAILED"
+    assert run.data.tags["lantern.failure"].startswith("KeyboardInterrupt")
+    assert run.data.tags[tracking.OWNER_PID_TAG] == str(os.getpid())
+    assert mlflow.active_run() is None

@@ -12,11 +12,6 @@ import mlflow
 
 from training.tracking import TrackingSettings
 
-SMALL_CHILDREN = 2_500
-"""Children in the shared partnership: enough for both models to train (about 2 s)."""
-
-SMALL_SEED = 11
-
 BOOTSTRAP = 20
 """Bootstrap replicates in the tests' training settings (the package's default is 200)."""
 
