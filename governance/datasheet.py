@@ -16,13 +16,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from governance.partnership import PartnershipSettings, supplied
+from models.artifacts import DATASHEET_JSON, DATASHEET_MD
 
 if TYPE_CHECKING:
     import pandas as pd
 
 SCHEMA = "lantern.datasheet/1"
-DATASHEET_MD = "datasheet/datasheet.md"
-DATASHEET_JSON = "datasheet/datasheet.json"
 MIN_CELL = 10
 """Groups with fewer rows than this are shown as "fewer than 10", as official statistics do."""
 

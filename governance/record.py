@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from governance.datasheet import markdown_fields
 from governance.partnership import PartnershipSettings, supplied
+from models.artifacts import RECORD_JSON, RECORD_MD
 
 if TYPE_CHECKING:
     from features.registry import FeatureSpec
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 STANDARD = "UK Algorithmic Transparency Recording Standard (ATRS)"
 STANDARD_VERSION = "3.0"
 SCHEMA = "lantern.record/1"
-RECORD_MD = "record/record.md"
-RECORD_JSON = "record/record.json"
 
 TIER_1_FIELDS = {
     "name": "Name",
@@ -597,8 +596,7 @@ def gather_record(
     from datetime import UTC, datetime
 
     from features.registry import default_registry
-    from governance.datasheet import DATASHEET_JSON
-    from training.promotion import FAIRNESS_ARTIFACT
+    from models.artifacts import DATASHEET_JSON, FAIRNESS_ARTIFACT
     from training.tracking import CHAMPION, get_alias, load_run_artifact_json
 
     client = settings.client()

@@ -32,6 +32,7 @@ from explain.prompt import (
 from explain.record import validate_record
 from features.outcomes import load_outcomes
 from features.registry import Registry, default_registry
+from models.artifacts import MODEL_CARD
 from serving.config import StoreSettings
 from training.model import ScoringModel, as_matrix
 from training.tracking import TrackingSettings
@@ -39,7 +40,6 @@ from training.tracking import TrackingSettings
 FEATURES_VARIABLE = "LANTERN_FEATURES"
 CONFIG_VARIABLE = "LANTERN_SERVICE_CONFIG"
 DEFAULT_FEATURES = "data/partnership/features.parquet"
-MODEL_CARD = "model_card/model_card.json"
 
 
 def _default_features() -> Path:

@@ -21,13 +21,13 @@ import pandas as pd
 
 from features.build import label_column
 from features.outcomes import load_outcomes
+from models.artifacts import FAIRNESS_ARTIFACT, FAIRNESS_REPORT_JSON
 from training.compare import challenger_version, label_rows, test_rows
-from training.promotion import FAIRNESS_ARTIFACT
 from training.tracking import TrackingSettings, get_alias, load_run_artifact_json
 
 GROUPS = ["ethnicity", "send", "sex"]
 INTERSECTIONS = [("ethnicity", "send"), ("ethnicity", "sex")]
-REPORT_JSON = "fairness/fairness.json"
+REPORT_JSON = FAIRNESS_REPORT_JSON
 
 
 @dataclass

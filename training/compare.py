@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from features.build import label_column
+from models.artifacts import LABEL_ROWS, TEST_ROWS
 from training.metrics import point_metrics
-from training.pipeline import LABEL_ROWS, TEST_ROWS
 from training.tracking import TrackingSettings, get_alias
 
 

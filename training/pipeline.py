@@ -21,6 +21,7 @@ from features.build import AUDIT_COLUMNS, label_column
 from features.outcomes import Outcome, load_outcomes
 from features.registry import Registry, default_registry
 from governance.datasheet import log_datasheet
+from models.artifacts import LABEL_ROWS, TEST_ROWS
 from training.baselines import default_rule, logistic_baseline
 from training.card import model_card, render_markdown
 from training.config import TrainingSettings
@@ -40,11 +41,6 @@ PIP_REQUIREMENTS = [
     "scikit-learn==1.9.1",
     "mlflow==3.17.2",
 ]
-TEST_ROWS = "evaluation/test_rows.parquet"
-"""The challenger's test rows, logged so a champion can be scored on exactly the same data."""
-LABEL_ROWS = "evaluation/label_rows.parquet"
-"""Every labelled child-snapshot with its true outcome (synthetic data only): the audit
-measures recording disparity on these, as it reads no score."""
 
 
 @dataclass

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import pydantic
 from mlflow import MlflowClient
 
+from models.artifacts import FAIRNESS_ARTIFACT
 from training.tracking import (
     CHALLENGER,
     CHAMPION,
@@ -37,9 +38,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-
-FAIRNESS_ARTIFACT = "fairness/result.json"
-"""Where a challenger run keeps its fairness audit result."""
 
 DECISION_TAG = "lantern.promotion.decision"
 GATES_TAG = "lantern.promotion.gates"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -17,12 +18,15 @@ import pandas as pd
 from features.build import build_features, default_snapshot_dates, label_column
 from features.outcomes import Outcomes
 from governance.partnership import PartnershipSettings
+from models.artifacts import FAIRNESS_ARTIFACT
 from training.compare import Comparison, compare, test_rows
 from training.config import TrainingSettings
 from training.drift import base_rate_change, feature_drift
-from training.pipeline import TrainResult, train_and_register
-from training.promotion import FAIRNESS_ARTIFACT, PromotionDecision, PromotionPolicy, promote
+from training.promotion import PromotionDecision, PromotionPolicy, promote
 from training.tracking import CHAMPION, TrackingSettings, get_alias, load_run_artifact_json
+
+if TYPE_CHECKING:
+    from training.pipeline import TrainResult
 
 GROUND_TRUTH_FILE = Path("ground_truth") / "outcome_probabilities.parquet"
 """Where a synthetic partnership keeps its exact outcome probabilities, inside its folder."""
@@ -189,6 +193,8 @@ def retrain_quarter(
     dict of str to RetrainReport
         Each model's report, also logged to its challenger's run as ``retrain/report.json``.
     """
+    from training.pipeline import train_and_register  # scikit-learn: only when training
+
     results = train_and_register(
         quarter.table,
         names,

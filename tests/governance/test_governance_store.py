@@ -14,11 +14,16 @@ from governance_checks import BANNED, empty_fields
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from governance.datasheet import DATASHEET_JSON, DATASHEET_MD
 from governance.partnership import EXAMPLE_FILE, NOT_SUPPLIED
-from governance.record import PARTNERSHIP_FIELDS, RECORD_JSON, RECORD_MD, TIER_2_SECTIONS
+from governance.record import PARTNERSHIP_FIELDS, TIER_2_SECTIONS
 from lantern.cli import app
-from training.promotion import FAIRNESS_ARTIFACT
+from models.artifacts import (
+    DATASHEET_JSON,
+    DATASHEET_MD,
+    FAIRNESS_ARTIFACT,
+    RECORD_JSON,
+    RECORD_MD,
+)
 from training.tracking import get_alias, load_run_artifact_json
 
 WITH_FILE = "exclusion_neet"

@@ -27,11 +27,12 @@ from notebook_runs import (
 )
 
 from fairness import AuditResult
-from governance.record import RECORD_JSON, RECORD_MD, render_markdown
+from governance.record import render_markdown
+from models.artifacts import FAIRNESS_ARTIFACT, RECORD_JSON, RECORD_MD
 from training.audit import REPORT_JSON
 from training.compare import compare
 from training.drift import reading
-from training.promotion import DECISION_TAG, FAIRNESS_ARTIFACT, GATES_TAG, REASON_TAG
+from training.promotion import DECISION_TAG, GATES_TAG, REASON_TAG
 from training.tracking import CHAMPION, get_alias, load_run_artifact_json
 
 EXPECTED = {"quarterly_retrain.ipynb", "ethics_board_review.ipynb"}

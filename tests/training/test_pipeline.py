@@ -15,10 +15,11 @@ from training_fixtures import isolated_store
 
 from features.build import AUDIT_COLUMNS, label_column
 from features.registry import default_registry
+from models.artifacts import TEST_ROWS
 from training.config import FeatureSetSettings
 from training.metrics import METRICS
 from training.model import ScoringModel, as_matrix
-from training.pipeline import TEST_ROWS, log_and_register, train_outcome
+from training.pipeline import log_and_register, train_outcome
 from training.tracking import get_alias
 
 OUTCOMES = ("exclusion_neet", "serious_violence")
