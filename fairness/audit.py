@@ -415,6 +415,7 @@ class AuditResult:
             calibration=_table(data["calibration"], CALIBRATION_COLUMNS),
             bins=_table(data["bins"], BIN_COLUMNS),
             baseline=None if data.get("baseline") is None else cls.from_dict(data["baseline"]),
+            recording_n=None if data.get("recording_n") is None else int(data["recording_n"]),
         )
 
 

@@ -190,3 +190,23 @@ def test_writing_leaves_no_temporary_files_and_readable_reports(written):
     mask = os.umask(0o022)
     os.umask(mask)
     assert all(p.stat().st_mode & 0o777 == 0o666 & ~mask for p in out.iterdir())
+
+
+def test_a_rebuilt_result_keeps_its_recording_rows_and_their_sentence(frame):
+    recording = pd.concat([frame, frame.assign(child_id=frame["child_id"] + len(frame))])
+    result = audit(
+        frame,
+        score="score",
+        label="y",
+        groups=["ethnicity"],
+        top_k=0.1,
+        true_label="y_true",
+        cluster="child_id",
+        n_boot=50,
+        recording_rows=recording,
+    )
+    assert result.recording_n == len(recording)
+    again = AuditResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert again.recording_n == len(recording)
+    html = render_html(prepare_report(again, policy=FairnessPolicy()))
+    assert f"every labelled record available ({len(recording):,} rows" in " ".join(html.split())
