@@ -890,7 +890,7 @@ def overview_for_partnership(
         If no model has a champion.
     """
     from features.outcomes import load_outcomes
-    from training.audit import REPORT_JSON
+    from models.artifacts import FAIRNESS_REPORT_JSON
     from training.tracking import load_run_artifact_json
 
     table = read_feature_table(features_path)
@@ -906,7 +906,7 @@ def overview_for_partnership(
             continue
         scores[name], champion, params = found
         caps[name] = (capacities or {}).get(name) or float(params.get("top_k_share", 0.02))
-        audits[name] = load_run_artifact_json(champion.run_id, REPORT_JSON, settings)
+        audits[name] = load_run_artifact_json(champion.run_id, FAIRNESS_REPORT_JSON, settings)
         sources[name] = f"{name} v{champion.version} (champion), run {champion.run_id}"
         if audits[name] is None:
             notes.append(

@@ -27,7 +27,6 @@ from training.tracking import TrackingSettings, get_alias, load_run_artifact_jso
 
 GROUPS = ["ethnicity", "send", "sex"]
 INTERSECTIONS = [("ethnicity", "send"), ("ethnicity", "sex")]
-REPORT_JSON = FAIRNESS_REPORT_JSON
 
 
 @dataclass
@@ -117,7 +116,7 @@ def audit_model(
     champion = get_alias(name, "champion", settings)
     previous = None
     if champion is not None and str(champion.version) != str(found.version):
-        previous = load_run_artifact_json(champion.run_id, REPORT_JSON, settings)
+        previous = load_run_artifact_json(champion.run_id, FAIRNESS_REPORT_JSON, settings)
     context = ReportContext(
         title=f"Fairness audit: {name} v{found.version}",
         label_definition=definitions[name].description if name in definitions.root else None,

@@ -28,8 +28,7 @@ from notebook_runs import (
 
 from fairness import AuditResult
 from governance.record import render_markdown
-from models.artifacts import FAIRNESS_ARTIFACT, RECORD_JSON, RECORD_MD
-from training.audit import REPORT_JSON
+from models.artifacts import FAIRNESS_ARTIFACT, FAIRNESS_REPORT_JSON, RECORD_JSON, RECORD_MD
 from training.compare import compare
 from training.drift import reading
 from training.promotion import DECISION_TAG, GATES_TAG, REASON_TAG
@@ -130,7 +129,7 @@ def test_retrain_audits_and_puts_each_challenger_to_the_gate(retrain_run):
         assert verdict["version"] == "2"
         assert (
             AuditResult.from_dict(
-                load_run_artifact_json(challenger.run_id, REPORT_JSON, settings)
+                load_run_artifact_json(challenger.run_id, FAIRNESS_REPORT_JSON, settings)
             ).n
             > 0
         )
@@ -185,7 +184,7 @@ def test_board_review_reads_the_champions_verdict(retrain_run, board_run):
 
 def test_board_review_shows_the_fairness_plots(retrain_run, board_run):
     champion = get_alias(BOARD_MODEL, CHAMPION, retrain_run.settings)
-    document = load_run_artifact_json(champion.run_id, REPORT_JSON, retrain_run.settings)
+    document = load_run_artifact_json(champion.run_id, FAIRNESS_REPORT_JSON, retrain_run.settings)
     single = [g for g in document["groupings"] if len(g["columns"]) == 1]
     pngs = [base64.b64decode(p) for p in outputs(board_run.notebook, "image/png")]
     assert all(p.startswith(PNG) for p in pngs)
