@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from fairness import FairnessPolicy, ReportContext, audit, prepare_report, write_reports
-from fairness.snapshot import CHROMIUM, CHROMIUM_ARGS
+from fairness.snapshot import CHROMIUM, CHROMIUM_ARGS, screenshot
 from fairness.templates import SECTIONS
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -51,12 +52,32 @@ def test_report_renders_in_headless_chromium_without_errors(report_file):
             images = page.evaluate(
                 "Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)"
             )
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "fairness_report.png"), full_page=True)
+            summary = page.locator("#summary").bounding_box()
         finally:
             browser.close()
     assert problems == []
     assert headings == list(SECTIONS.values())
     assert images and all(images)
     assert all(url.startswith(("file:", "data:")) for url in requests)
-    assert (ARTIFACTS / "fairness_report.png").stat().st_size > 10_000
+    assert summary is not None and summary["height"] > 0
+
+
+def test_the_picture_is_the_reports_opening_down_to_its_summary(report_file):
+    ARTIFACTS.mkdir(exist_ok=True)
+    png = ARTIFACTS / "fairness_report.png"
+    assert screenshot(report_file, png) == []
+    width, height = Image.open(png).size
+    assert width == 1200
+    # the title, contents and summary (its verdict and flags), not the 30,000-pixel page
+    assert 600 < height <= 3000, height
+
+
+def test_a_picture_is_capped_and_reports_the_pages_errors(tmp_path):
+    page = tmp_path / "long.html"
+    page.write_text(
+        "<html><body><div style='height:9000px'>no summary here</div>"
+        "<script>console.error('broken chart')</script></body></html>"
+    )
+    errors = screenshot(page, tmp_path / "long.png", width=800, max_height=1000)
+    assert errors == ["broken chart"]
+    assert Image.open(tmp_path / "long.png").size == (800, 1000)
