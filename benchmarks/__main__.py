@@ -58,7 +58,7 @@ STAGES = {
         "from fairlearn.metrics import MetricFrame, false_negative_rate, selection_rate\n"
         "from fairness import audit\n"
         "from training.audit import GROUPS, INTERSECTIONS\n"
-        "from training.model import ScoringModel, as_matrix\n"
+        "from models.scoring import ScoringModel, as_matrix\n"
         "from training.pipeline import labelled_truth\n"
         "table = pd.read_parquet(r'{data}/features.parquet')\n"
         "truth = pd.read_parquet(r'{data}/ground_truth/outcome_probabilities.parquet')\n"
@@ -102,7 +102,7 @@ STAGES = {
     "explain": (
         "import json, pandas as pd\n"
         "from benchmarks.explain import bench_explanations\n"
-        "from training.model import ScoringModel, as_matrix\n"
+        "from models.scoring import ScoringModel, as_matrix\n"
         "table = pd.read_parquet(r'{data}/features.parquet')\n"
         "latest = table[table['snapshot_date'] == table['snapshot_date'].max()]\n"
         "rows = []\n"

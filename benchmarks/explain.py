@@ -27,7 +27,7 @@ def bench_explanations(model, X: np.ndarray, *, stage: str = "explain") -> list[
     Parameters
     ----------
     model
-        A ``training.model.ScoringModel`` or a ``lightgbm.Booster``.
+        A ``models.scoring.ScoringModel`` or a ``lightgbm.Booster``.
     X : (n_rows, n_features) array
         The rows to explain, in the model's feature order.
     stage

@@ -100,8 +100,8 @@ STAGES = {
     ),
     "score+explain dask": (
         "from features.engine import ClusterSettings, open_client, read_features_dask\n"
-        "from training.engine import explain_partitions, score_partitions\n"
-        "from training.model import ScoringModel\n"
+        "from explain.batch import explain_partitions, score_partitions\n"
+        "from models.scoring import ScoringModel\n"
         "model = ScoringModel.load({data!r} + '/model-dask')\n"
         "with open_client(ClusterSettings(n_workers={workers})) as client:\n"
         "    ddf = read_features_dask({data!r} + '/features.parquet')\n"

@@ -171,11 +171,12 @@ def bench_serving(
     Returns rows of ``what``, ``value``, ``unit``, ``reference``, ``reference_value``,
     ``ratio`` and ``target``.
     """
+    from models.tracking import TrackingSettings
     from serving.config import StoreSettings
-    from serving.local import Home, LiveService, train_and_promote
+    from serving.local import Home, LiveService
     from serving.state import ServiceSettings, load_served
     from serving.store import Store
-    from training.tracking import TrackingSettings
+    from training.demo import train_and_promote
 
     data = Path(data)
     table = pd.read_parquet(data / "features.parquet")

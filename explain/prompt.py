@@ -52,7 +52,7 @@ from features.outcomes import Outcome
 from features.registry import Registry
 
 if TYPE_CHECKING:
-    from training.model import ScoringModel
+    from models.scoring import ScoringModel
 
 BAND_EDGES = (100, 20, 8, 3)
 """Band edges as "1 in N", lowest probability first (see the module docstring)."""

@@ -20,7 +20,7 @@ from features.build import AUDIT_COLUMNS
 from features.registry import FeatureSpec, Registry, format_value
 
 if TYPE_CHECKING:
-    from training.model import ScoringModel
+    from models.scoring import ScoringModel
 
 PROTECTED = frozenset({"ethnicity", "sex", "religion", *AUDIT_COLUMNS})
 """Names that are never model inputs, never reasons and never accepted in a record."""

@@ -527,7 +527,7 @@ class FastTreeShap:
             raise ValueError(
                 f"X has shape {X.shape}; the model reads {self.n_features} feature columns: "
                 f"pass a 2-D array of shape (rows, {self.n_features}) with the columns in the "
-                "booster's feature order (training.model.as_matrix builds one)"
+                "booster's feature order (models.scoring.as_matrix builds one)"
             )
         return X
 

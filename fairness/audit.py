@@ -43,15 +43,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from fairness.engine import (
-    CellSums,
-    RankedCells,
-    percentile_interval,
-    ratio,
-    replicate_chunks,
-    unit_weights,
-)
+from fairness.engine import CellSums, RankedCells, replicate_chunks, unit_weights
 from fairness.groups import Grouping, make_groupings, reference_of
+from fairness.stats import percentile_interval, ratio
 
 SCHEMA = "lantern.fairness/1"
 """The version of the result's dictionary and JSON form (see :mod:`fairness.schema`)."""

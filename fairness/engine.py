@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from fairness.stats import cumsum0, ratio
+
 CHUNK_CELLS = 4_000_000
 """Replicates are weighted in chunks of about this many (row, replicate) cells."""
 
@@ -126,13 +128,6 @@ class CellSums:
 # --------------------------------------------------------------------------- AUC
 
 
-def cumsum0(a: np.ndarray) -> np.ndarray:
-    """Cumulative sums down the rows with a leading zero row: ``out[i]`` sums rows ``< i``."""
-    out = np.zeros((a.shape[0] + 1, *a.shape[1:]))
-    np.cumsum(a, axis=0, out=out[1:])
-    return out
-
-
 @dataclass(frozen=True)
 class _OutcomeRanks:
     """Where one outcome's positives and negatives fall in the sorted rows."""
@@ -217,34 +212,3 @@ class RankedCells:
 
 
 # --------------------------------------------------------------------------- summaries
-
-
-def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """``num / den``, NaN where ``den`` is 0 (an undefined rate, not an infinite one)."""
-    num, den = np.broadcast_arrays(np.asarray(num, dtype=float), np.asarray(den, dtype=float))
-    out = np.full(num.shape, np.nan)
-    np.divide(num, den, out=out, where=den != 0)
-    return out
-
-
-def percentile_interval(values: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """The central ``level`` percentile interval along the last axis, ignoring NaN.
-
-    Equal to ``np.nanpercentile(values, [tail, 100 - tail], axis=-1)`` with linear
-    interpolation, but vectorised (``nanpercentile`` loops in Python over rows with NaN).
-    Rows with no defined value give NaN.
-    """
-    ordered = np.sort(values, axis=-1)  # NaN sorts last
-    k = np.sum(~np.isnan(values), axis=-1, keepdims=True)
-    tail = (1.0 - level) / 2.0
-    bounds = []
-    for q in (tail, 1.0 - tail):
-        h = np.maximum(k - 1, 0) * q
-        lo = np.floor(h).astype(int)
-        hi = np.minimum(lo + 1, np.maximum(k - 1, 0))
-        a = np.take_along_axis(ordered, lo, axis=-1)
-        b = np.take_along_axis(ordered, hi, axis=-1)
-        t = h - lo
-        value = np.where(t >= 0.5, b - (b - a) * (1 - t), a + (b - a) * t)
-        bounds.append(np.where(k > 0, value, np.nan)[..., 0])
-    return bounds[0], bounds[1]

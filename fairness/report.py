@@ -34,7 +34,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from fairness import templates as t
 from fairness.audit import ANY, OVERALL, REASONS, RECORDED, SCHEMA, TRUE, AuditResult
 from fairness.changes import AuditChanges, compare_audits
-from fairness.plots import calibration_figure, composition_figure, data_uri, disparity_figure
 from fairness.policy import LABELS, FairnessPolicy
 
 JSON_NAME, HTML_NAME = "fairness.json", "fairness.html"
@@ -148,6 +147,13 @@ class AuditReport:
     changes: AuditChanges | None
     generated_at: str
     generator: str
+
+
+def _plots():
+    """:mod:`fairness.plots`, imported when a report is drawn (matplotlib is slow to load)."""
+    from fairness import plots
+
+    return plots
 
 
 def prepare_report(
@@ -280,7 +286,7 @@ def _table(head: list[str], rows: list[str], text: int = 1) -> str:
 
 
 def _img(fig, alt: str) -> str:
-    return f'<img src="{data_uri(fig)}" alt="{_e(alt)}">'
+    return f'<img src="{_plots().data_uri(fig)}" alt="{_e(alt)}">'
 
 
 def _metric_cell(row: pd.Series | None, report: AuditReport) -> str:
@@ -441,7 +447,10 @@ def _sizes(report: AuditReport) -> str:
             rows.append(f'<tr{css}><td class="text">{_e(label)}</td>{cells}</tr>')
         out.append(f"<h3>{_e(g.name)}</h3>" + _table(head, rows))
         out.append(
-            _img(composition_figure(r, g.name), f"{g.name}: share flagged against share audited")
+            _img(
+                _plots().composition_figure(r, g.name),
+                f"{g.name}: share flagged against share audited",
+            )
         )
     overall = r.overall(RECORDED)
     intro = (
@@ -546,7 +555,7 @@ def _disparities(report: AuditReport) -> str:
         out.append(f"<h3>{_e(g.name)} (reference: {_e(g.reference)})</h3>")
         out.append(
             _img(
-                disparity_figure(r, g.name, metrics, list(r.outcomes)),
+                _plots().disparity_figure(r, g.name, metrics, list(r.outcomes)),
                 f"{g.name}: disparity ratios",
             )
         )
@@ -574,7 +583,10 @@ def _calibration(report: AuditReport) -> str:
             continue
         for outcome in r.outcomes:
             out.append(
-                _img(calibration_figure(r, g.name, outcome), f"{g.name}: calibration ({outcome})")
+                _img(
+                    _plots().calibration_figure(r, g.name, outcome),
+                    f"{g.name}: calibration ({outcome})",
+                )
             )
     return "\n".join(out)
 
@@ -671,7 +683,7 @@ def _baseline(report: AuditReport) -> str:
         if len(g.columns) == 1:
             out.append(
                 _img(
-                    disparity_figure(b, g.name, metrics, [RECORDED]),
+                    _plots().disparity_figure(b, g.name, metrics, [RECORDED]),
                     f"baseline {g.name}: disparity ratios",
                 )
             )

@@ -3,7 +3,8 @@
 ``datasheet`` gathers the training run's data summary, a profile of its feature table, the
 data contract and what the partnership has supplied into a dict (logged as JSON), by Gebru et
 al.'s sections; ``render_markdown`` writes it for people. ``log_datasheet`` is the edge: it
-profiles the table and logs both files to the active MLflow run.
+reads the facts a training run logged (its data summary and profile) and logs both files to
+that run. The command that trains (``lantern train``, ``lantern retrain``) calls it.
 
 The Markdown helpers (:func:`markdown_fields`) are shared with the transparency record: a
 field's value is text, a list of texts (bullets), a list of rows (a table) or a dict (a
@@ -12,18 +13,16 @@ subsection).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from governance.partnership import PartnershipSettings, supplied
-from models.artifacts import DATASHEET_JSON, DATASHEET_MD
+from models.artifacts import DATA_PROFILE, DATA_SUMMARY, DATASHEET_JSON, DATASHEET_MD
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from models.tracking import TrackingSettings
 
 SCHEMA = "lantern.datasheet/1"
-MIN_CELL = 10
-"""Groups with fewer rows than this are shown as "fewer than 10", as official statistics do."""
 
 SECTIONS = {
     "motivation": "Motivation",
@@ -108,46 +107,6 @@ def contract_summary(schemas: Mapping[str, Any] | None = None) -> dict[str, Any]
             },
         }
         for table, schema in schemas.items()
-    }
-
-
-def data_profile(
-    table: pd.DataFrame, features: Iterable[str], audit_columns: Sequence[str] | None = None
-) -> dict[str, Any]:
-    """Missing values per feature and rows per audit group, in the whole feature table.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        The feature table the run was given.
-    features : iterable of str
-        The model's features.
-    audit_columns : sequence of str, optional
-        Audit-only columns; defaults to :data:`features.build.AUDIT_COLUMNS` less ``area``.
-
-    Returns
-    -------
-    dict
-        ``rows``; ``missing`` ({feature: share of rows with no value}); ``groups``
-        ({column: {value: rows}}), counts under :data:`MIN_CELL` as ``"fewer than 10"``.
-    """
-    from features.build import AUDIT_COLUMNS
-
-    if audit_columns is None:
-        audit_columns = [c for c in AUDIT_COLUMNS if c != "area"]
-    features = [f for f in features if f in table]
-    missing = table[features].isna().mean()
-    groups = {}
-    for column in (c for c in audit_columns if c in table):
-        counts = table[column].astype("string").fillna("not recorded").value_counts()
-        groups[column] = {
-            str(value): int(n) if n >= MIN_CELL else f"fewer than {MIN_CELL}"
-            for value, n in counts.sort_index().items()
-        }
-    return {
-        "rows": int(len(table)),
-        "missing": {name: round(float(share), 4) for name, share in missing.items()},
-        "groups": groups,
     }
 
 
@@ -452,46 +411,50 @@ def render_markdown(sheet: dict[str, Any]) -> str:
 
 
 def log_datasheet(
-    summary: dict[str, Any],
-    table: pd.DataFrame,
-    *,
-    ground_truth: bool = False,
-    partnership: PartnershipSettings | None = None,
+    run_id: str, settings: TrackingSettings, partnership: PartnershipSettings
 ) -> list[str]:
-    """Write the datasheet of a training run and log it to the active MLflow run.
+    """Write the datasheet of a training run from the facts it logged, and log it to that run.
 
     Parameters
     ----------
-    summary : dict
-        The run's data summary.
-    table : pandas.DataFrame
-        The feature table the run was given (profiled for missing values and group sizes).
-    ground_truth : bool, default False
-        Whether the run had the synthetic generator's ground truth.
-    partnership : PartnershipSettings, optional
-        Defaults to :func:`governance.partnership.load_partnership` (``partnership.yaml``
-        in the working directory, if there).
+    run_id : str
+        The training run (it logged :data:`models.artifacts.DATA_SUMMARY` and
+        :data:`models.artifacts.DATA_PROFILE`).
+    settings : TrackingSettings
+        The store.
+    partnership : PartnershipSettings
+        What the partnership has supplied (:func:`governance.partnership.load_partnership`).
 
     Returns
     -------
     list of str
         The artifact paths logged: :data:`DATASHEET_MD` and :data:`DATASHEET_JSON`.
+
+    Raises
+    ------
+    ValueError
+        When the run logged no data summary or profile (not a Lantern training run).
     """
     from datetime import UTC, datetime
 
-    import mlflow
+    from models.tracking import load_run_artifact_json
 
-    from governance.partnership import load_partnership
-
-    partnership = load_partnership() if partnership is None else partnership
+    summary = load_run_artifact_json(run_id, DATA_SUMMARY, settings)
+    profile = load_run_artifact_json(run_id, DATA_PROFILE, settings)
+    if summary is None or profile is None:
+        raise ValueError(
+            f"run {run_id} has no {DATA_SUMMARY} or {DATA_PROFILE}: only a Lantern training "
+            "run (`lantern train`) has the facts a datasheet is written from"
+        )
     sheet = datasheet(
         summary,
         contract_summary(),
-        profile=data_profile(table, [f["name"] for f in summary["features"]]),
-        ground_truth=ground_truth,
+        profile=profile["profile"],
+        ground_truth=profile["ground_truth"],
         partnership=partnership,
         created_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
-    mlflow.log_dict(sheet, DATASHEET_JSON)
-    mlflow.log_text(render_markdown(sheet), DATASHEET_MD)
+    client = settings.client()
+    client.log_dict(run_id, sheet, DATASHEET_JSON)
+    client.log_text(run_id, render_markdown(sheet), DATASHEET_MD)
     return [DATASHEET_MD, DATASHEET_JSON]

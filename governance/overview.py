@@ -39,7 +39,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 if TYPE_CHECKING:
-    from training.tracking import TrackingSettings
+    from models.tracking import TrackingSettings
 
 SCHEMA = "lantern.overview/1"
 """The version of the overview's JSON form."""
@@ -293,7 +293,7 @@ def _flags(dates: np.ndarray, scores: np.ndarray, capacity: float, seed: int) ->
 
 
 def _rate_interval(events, n, z: float) -> tuple[np.ndarray, np.ndarray]:
-    from training.metrics import wilson_interval
+    from fairness.stats import wilson_interval
 
     n = np.asarray(n, dtype=float)
     safe = np.where(n > 0, n, 1.0)
@@ -843,19 +843,15 @@ def champion_scores(name: str, table: pd.DataFrame, settings: TrackingSettings):
         ``(scores, champion, params)``: one probability per row, the champion's
         ``ModelVersion`` and its run's params; None when the model has no champion.
     """
-    import mlflow.pyfunc
+    from models.scoring import as_matrix
+    from models.versions import load_champion
 
-    from training.model import as_matrix
-    from training.tracking import get_alias
-
-    champion = get_alias(name, "champion", settings)
+    champion = load_champion(name, settings)
     if champion is None:
         return None
-    settings.apply()
-    model = mlflow.pyfunc.load_model(f"models:/{name}/{champion.version}")
-    scoring = model.unwrap_python_model().model
     params = settings.client().get_run(champion.run_id).data.params
-    return scoring.predict_proba(as_matrix(table, scoring.features)), champion, params
+    scores = champion.model.predict_proba(as_matrix(table, champion.model.features))
+    return scores, champion.version, params
 
 
 def overview_for_partnership(
@@ -891,7 +887,7 @@ def overview_for_partnership(
     """
     from features.outcomes import load_outcomes
     from models.artifacts import FAIRNESS_REPORT_JSON
-    from training.tracking import load_run_artifact_json
+    from models.tracking import load_run_artifact_json
 
     table = read_feature_table(features_path)
     names = list(models) if models else list(load_outcomes())

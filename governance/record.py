@@ -22,7 +22,7 @@ from models.artifacts import RECORD_JSON, RECORD_MD
 
 if TYPE_CHECKING:
     from features.registry import FeatureSpec
-    from training.tracking import TrackingSettings
+    from models.tracking import TrackingSettings
 
 STANDARD = "UK Algorithmic Transparency Recording Standard (ATRS)"
 STANDARD_VERSION = "3.0"
@@ -597,18 +597,10 @@ def gather_record(
 
     from features.registry import default_registry
     from models.artifacts import DATASHEET_JSON, FAIRNESS_ARTIFACT
-    from training.tracking import CHAMPION, get_alias, load_run_artifact_json
+    from models.tracking import CHAMPION, load_run_artifact_json
+    from models.versions import find_version
 
-    client = settings.client()
-    if version is None:
-        found = get_alias(name, CHAMPION, settings)
-        if found is None:
-            raise LookupError(
-                f"{name} has no {CHAMPION}: promote one (`lantern promote --model {name}`) "
-                "or give --version"
-            )
-    else:
-        found = client.get_model_version(name, str(version))
+    found = find_version(name, CHAMPION if version is None else str(version), settings)
     run_id = found.run_id
     card = load_run_artifact_json(run_id, "model_card/model_card.json", settings)
     if card is None:
@@ -627,7 +619,7 @@ def gather_record(
             "run_id": run_id,
             "tags": dict(found.tags),
         },
-        metrics=client.get_run(run_id).data.metrics,
+        metrics=settings.client().get_run(run_id).data.metrics,
         datasheet=load_run_artifact_json(run_id, DATASHEET_JSON, settings),
         generated_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )

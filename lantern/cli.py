@@ -22,7 +22,7 @@ app = typer.Typer(
 @app.callback()
 def _quiet_libraries() -> None:
     # MLflow warns that a Python model is pickled; the pickled class is Lantern's own
-    # (training.model.LanternPyfunc), so the warning does not help a user.
+    # (models.scoring.LanternPyfunc), so the warning does not help a user.
     logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
 
 

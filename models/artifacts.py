@@ -6,6 +6,11 @@ write them; serving, comparisons and the reports read them back.
 
 from __future__ import annotations
 
+DATA_SUMMARY = "data_summary.json"
+"""What a training run was given: outcome, features, split and the rows of each period."""
+DATA_PROFILE = "data_profile.json"
+"""The feature table's profile (missing values, rows per audit group) and whether the run had
+the synthetic generator's ground truth: with the summary, the facts a datasheet is written from."""
 TEST_ROWS = "evaluation/test_rows.parquet"
 """The challenger's test rows, logged so a champion can be scored on exactly the same data."""
 LABEL_ROWS = "evaluation/label_rows.parquet"

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ("exclusion_neet", "serious_violence")
@@ -51,35 +50,6 @@ class Home:
             **extra,
         }
         return env
-
-
-def train_and_promote(
-    table: pd.DataFrame,
-    tracking,
-    *,
-    seed: int = 7,
-    reason: str = "a local service on a synthetic partnership",
-    bootstrap: int = 20,
-) -> None:
-    """Train both models on ``table``, register them and force them to champion."""
-    from training.config import load_training_settings
-    from training.pipeline import train_and_register
-    from training.promotion import PromotionPolicy, promote
-
-    settings = load_training_settings().model_copy(update={"bootstrap": bootstrap, "seed": seed})
-    results = train_and_register(table, list(MODELS), settings, tracking)
-    for result in results:
-        promote(
-            result.outcome,
-            challenger_metrics=dict(result.evaluation.metrics["lantern"].point),
-            champion_metrics=None,
-            fairness_result=None,
-            policy=PromotionPolicy(),
-            settings=tracking,
-            force=True,
-            reason=reason,
-            version=result.version,
-        )
 
 
 def free_port() -> int:

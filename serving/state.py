@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import pydantic
 import yaml
 
+from explain.batch import explainer_for
 from explain.prompt import (
     AdvisoryPrompt,
     CohortList,
@@ -33,9 +34,9 @@ from explain.record import validate_record
 from features.outcomes import load_outcomes
 from features.registry import Registry, default_registry
 from models.artifacts import MODEL_CARD
+from models.scoring import as_matrix
+from models.tracking import TrackingSettings
 from serving.config import StoreSettings
-from training.model import ScoringModel, as_matrix
-from training.tracking import TrackingSettings
 
 FEATURES_VARIABLE = "LANTERN_FEATURES"
 CONFIG_VARIABLE = "LANTERN_SERVICE_CONFIG"
@@ -276,20 +277,6 @@ class Served:
 # --------------------------------------------------------------------------- loading
 
 
-def explainer_for(model: ScoringModel) -> Callable[[np.ndarray], np.ndarray]:
-    """Exact TreeSHAP contributions for ``model``: the fast path where it applies, else
-    LightGBM's own ``pred_contrib`` (the same numbers, slower)."""
-    try:
-        from explain.treeshap import FastTreeShap, UnsupportedModelError
-    except ImportError:  # pragma: no cover - the fast path is part of the package
-        return lambda X: model.booster.predict(X, pred_contrib=True)
-    try:
-        fast = FastTreeShap.from_booster(model.booster)
-    except UnsupportedModelError:
-        return lambda X: model.booster.predict(X, pred_contrib=True)
-    return fast.contributions
-
-
 def read_latest_snapshot(path: Path) -> Snapshot:
     """The newest snapshot of a feature table (Parquet), one row per child.
 
@@ -327,20 +314,15 @@ def load_champion(name: str, tracking: TrackingSettings):
     NotReadyError
         If ``name`` has no champion.
     """
-    import mlflow.pyfunc
+    from models.versions import load_champion as load
 
-    from training.tracking import get_alias
-
-    version = get_alias(name, "champion", tracking)
-    if version is None:
+    loaded = load(name, tracking)
+    if loaded is None:
         raise NotReadyError(
             f"{name} has no champion to serve: train, audit and promote one "
             f"(`lantern train`, `lantern audit --model {name}`, `lantern promote --model {name}`)"
         )
-    tracking.apply()
-    pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version.version}")
-    model = pyfunc.unwrap_python_model().model
-    return version, model
+    return loaded.version, loaded.model
 
 
 def load_served(settings: ServiceSettings, *, registry: Registry | None = None) -> Served:
@@ -351,7 +333,7 @@ def load_served(settings: ServiceSettings, *, registry: Registry | None = None) 
     NotReadyError
         If a model has no champion or the feature table is missing.
     """
-    from training.tracking import load_run_artifact_json
+    from models.tracking import load_run_artifact_json
 
     registry = registry or default_registry()
     outcomes = load_outcomes()
@@ -372,7 +354,7 @@ def load_served(settings: ServiceSettings, *, registry: Registry | None = None) 
                 f"the {name} model gave no probability for some children of the snapshot; "
                 "check the feature table was built by this version of Lantern"
             )
-        explainer = explainer_for(model)
+        explainer = explainer_for(model.booster)
         explainer(X[:1])  # compile and warm the explainer before the first request
         models[name] = ServedOutcome(
             served=ServedModel(
@@ -404,7 +386,7 @@ def load_served(settings: ServiceSettings, *, registry: Registry | None = None) 
 
 def champion_versions(settings: ServiceSettings) -> dict[str, str | None]:
     """Each served model's current champion version in the registry (cheap: no model load)."""
-    from training.tracking import get_alias
+    from models.tracking import get_alias
 
     out = {}
     for name in settings.models:

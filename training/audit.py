@@ -22,8 +22,8 @@ import pandas as pd
 from features.build import label_column
 from features.outcomes import load_outcomes
 from models.artifacts import FAIRNESS_ARTIFACT, FAIRNESS_REPORT_JSON
-from training.compare import challenger_version, label_rows, test_rows
-from training.tracking import TrackingSettings, get_alias, load_run_artifact_json
+from models.tracking import CHALLENGER, TrackingSettings, get_alias, load_run_artifact_json
+from models.versions import find_version, logged_label_rows, logged_test_rows
 
 GROUPS = ["ethnicity", "send", "sex"]
 INTERSECTIONS = [("ethnicity", "send"), ("ethnicity", "sex")]
@@ -38,12 +38,6 @@ class ModelAudit:
     report: object
     verdict: dict
     logged: list[str]
-
-
-def _version(name: str, version: str | None, settings: TrackingSettings):
-    if version:
-        return settings.client().get_model_version(name, version)
-    return challenger_version(name, settings)
 
 
 def audit_test_rows(
@@ -101,14 +95,14 @@ def audit_model(
     """Audit a registered version (default: the challenger) and log the reports to its run."""
     from fairness import FairnessPolicy, ReportContext, prepare_report
 
-    found = _version(name, version, settings)
-    rows = test_rows(found.run_id, settings)
+    found = find_version(name, version or CHALLENGER, settings)
+    rows = logged_test_rows(found.run_id, settings)
     date = rows["snapshot_date"].max()
     definitions = load_outcomes()
     result = audit_test_rows(
         rows,
         name,
-        recording_rows=label_rows(found.run_id, settings) if "true_label" in rows else None,
+        recording_rows=logged_label_rows(found.run_id, settings) if "true_label" in rows else None,
         top_k_share=top_k_share,
         n_boot=n_boot,
         seed=seed,

@@ -7,7 +7,7 @@
   stop picks on a sample of the training rows (all of them when they fit in
   ``sample_rows``) against the validation period.
 - Platt calibration is fitted on the validation period's margins, computed in the workers.
-- The result is the same :class:`~training.model.ScoringModel`, so evaluation, MLflow
+- The result is the same :class:`~models.scoring.ScoringModel`, so evaluation, MLflow
   logging and registration are unchanged (:func:`train_and_register_dask`).
 - Batch scores and TreeSHAP contributions are ``map_partitions`` over a feature DataFrame.
 """
@@ -23,13 +23,14 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.build import KEY_COLUMNS, label_column
+from features.build import label_column
 from features.registry import Registry
+from models.scoring import ScoringModel, as_matrix
+from models.tracking import TrackingSettings
 from training.config import LightGBMSettings, TrainingSettings
-from training.model import ScoringModel, as_matrix, fit_booster, fit_platt
+from training.model import fit_booster, fit_platt
 from training.pipeline import TrainResult, train_and_register, train_outcome
 from training.split import TemporalSplit, held_out, temporal_split
-from training.tracking import TrackingSettings
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -279,73 +280,4 @@ def train_and_register_dask(
         outcome_definitions=outcome_definitions,
         progress=progress,
         train=partial(train_outcome_dask, client=client),
-    )
-
-
-def _keys(part: pd.DataFrame) -> dict[str, np.ndarray]:
-    return {k: part[k].to_numpy() for k in KEY_COLUMNS if k in part}
-
-
-def _score_part(part: pd.DataFrame, model: ScoringModel) -> pd.DataFrame:
-    probability = model.predict_proba(as_matrix(part, model.features))
-    return pd.DataFrame({**_keys(part), "probability": probability}, index=part.index)
-
-
-def _explain_part(part: pd.DataFrame, model: ScoringModel, explainer) -> pd.DataFrame:
-    X = as_matrix(part, model.features)
-    if explainer is None:
-        values = model.contributions(X)
-    else:
-        values = explainer.contributions(X, n_threads=1)
-    columns = [*model.features, "base_value"]
-    frame = pd.DataFrame(values, columns=columns, index=part.index)
-    return pd.concat([pd.DataFrame(_keys(part), index=part.index), frame], axis=1)
-
-
-def _meta(ddf: dd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    keys = {k: ddf._meta[k] for k in KEY_COLUMNS if k in ddf.columns}
-    return pd.DataFrame({**keys, **{c: pd.Series(dtype="float64") for c in columns}})
-
-
-def score_partitions(ddf: dd.DataFrame, model: ScoringModel) -> dd.DataFrame:
-    """Batch scores: the calibrated probability of every row, partition by partition.
-
-    Returns
-    -------
-    dask.dataframe.DataFrame
-        The key columns ``ddf`` has (``child_id``, ``snapshot_date``) and ``probability``,
-        equal to ``model.predict_proba`` on the same rows.
-    """
-    from dask import delayed
-
-    return ddf.map_partitions(
-        _score_part, delayed(model, pure=True), meta=_meta(ddf, ["probability"])
-    )
-
-
-def explain_partitions(ddf: dd.DataFrame, model: ScoringModel) -> dd.DataFrame:
-    """TreeSHAP contributions to the raw margin of every row, partition by partition.
-
-    Uses :class:`explain.treeshap.FastTreeShap` (exact, equal to LightGBM's
-    ``pred_contrib``), prepared once and shipped to the workers.
-
-    Returns
-    -------
-    dask.dataframe.DataFrame
-        The key columns ``ddf`` has, one column per model feature and ``base_value``; each
-        row sums to the row's raw margin.
-    """
-    from dask import delayed
-
-    from explain.treeshap import FastTreeShap, UnsupportedModelError
-
-    try:
-        explainer = FastTreeShap.from_booster(model.booster)
-    except UnsupportedModelError:
-        explainer = None
-    return ddf.map_partitions(
-        _explain_part,
-        delayed(model, pure=True),
-        delayed(explainer, pure=True),
-        meta=_meta(ddf, [*model.features, "base_value"]),
     )

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from fairness.stats import cumsum0, percentile_interval, ratio, wilson_interval
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -42,9 +44,6 @@ METRICS = (
 
 COUNTS = frozenset({"n_flagged", "n", "positives"})
 """Metrics that count rows, formatted as whole numbers."""
-
-Z95 = 1.959963984540054
-"""The standard normal quantile for a two-sided 95% interval."""
 
 _CHUNK_CELLS = 1_000_000
 """Replicates are processed in chunks of about this many (replicate, row) cells."""
@@ -108,20 +107,6 @@ class _Ranked:
         return cls(y=y[order], p=ps, order=order, starts=starts)
 
 
-def _cumsum0(a: np.ndarray) -> np.ndarray:
-    """Cumulative sums along rows with a leading zero: ``out[:, i]`` sums the first ``i``."""
-    out = np.zeros((a.shape[0], a.shape[1] + 1))
-    np.cumsum(a, axis=1, out=out[:, 1:])
-    return out
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """``num / den``, NaN where ``den`` is 0."""
-    out = np.full(np.broadcast(num, den).shape, np.nan)
-    np.divide(num, den, out=out, where=den > 0)
-    return out
-
-
 def _auc(gpos: np.ndarray, gneg: np.ndarray) -> np.ndarray:
     """Mann-Whitney AUC from per-score positive and negative weights (scores descending).
 
@@ -130,7 +115,7 @@ def _auc(gpos: np.ndarray, gneg: np.ndarray) -> np.ndarray:
     negatives = gneg.sum(axis=1, keepdims=True)
     below = negatives - np.cumsum(gneg, axis=1)
     wins = (gpos * (below + 0.5 * gneg)).sum(axis=1)
-    return _ratio(wins, gpos.sum(axis=1) * negatives[:, 0])
+    return ratio(wins, gpos.sum(axis=1) * negatives[:, 0])
 
 
 def _average_precision(gpos: np.ndarray, gneg: np.ndarray) -> np.ndarray:
@@ -139,11 +124,11 @@ def _average_precision(gpos: np.ndarray, gneg: np.ndarray) -> np.ndarray:
     NaN unless both classes occur (scikit-learn gives 1 without negatives).
     """
     tp = np.cumsum(gpos, axis=1)
-    precision = _ratio(tp, tp + np.cumsum(gneg, axis=1))
+    precision = ratio(tp, tp + np.cumsum(gneg, axis=1))
     gained = np.where(gpos > 0, gpos * np.nan_to_num(precision), 0.0)
     # NaN without negatives too: every ranking then scores 1, which says nothing
     both = np.where(gneg.sum(axis=1) > 0, gpos.sum(axis=1), 0.0)
-    return _ratio(gained.sum(axis=1), both)
+    return ratio(gained.sum(axis=1), both)
 
 
 def _searchsorted_rows(c: np.ndarray, v: np.ndarray, side: Literal["left", "right"]):
@@ -192,7 +177,7 @@ def _ece(r, w, cw, bins: int, strategy: Strategy) -> np.ndarray:
     else:
         raise ValueError(f"strategy must be 'quantile' or 'uniform', got {strategy!r}")
     cuts = _bin_cuts(r, inner)
-    gap = _cumsum0(w * (r.y - r.p))
+    gap = cumsum0(w * (r.y - r.p), axis=1)
     per_bin = np.diff(np.take_along_axis(gap, cuts, axis=1), axis=1)
     return np.abs(per_bin).sum(axis=1) / cw[:, -1]
 
@@ -202,12 +187,12 @@ def _top_k(r, w, cw, share: float) -> dict[str, np.ndarray]:
     k = n_flagged(cw[:, -1], share).astype(float)
     # the last flagged position j has cw[j] < k <= cw[j + 1]
     last = _searchsorted_rows(cw, k[:, None], "left")[:, 0] - 1
-    cy = _cumsum0(w * r.y)
+    cy = cumsum0(w * r.y, axis=1)
     rows = np.arange(w.shape[0])
     tp = cy[rows, last] + r.y[last] * (k - cw[rows, last])
     return {
         "precision_at_k": tp / k,
-        "recall_at_k": _ratio(tp, cy[:, -1]),
+        "recall_at_k": ratio(tp, cy[:, -1]),
         "n_flagged": k,
         "threshold": r.p[last],
     }
@@ -220,7 +205,7 @@ def _weighted(
     pos = w * r.y
     gpos = np.add.reduceat(pos, r.starts, axis=1)
     gneg = np.add.reduceat(w - pos, r.starts, axis=1)
-    cw = _cumsum0(w)
+    cw = cumsum0(w, axis=1)
     n = cw[:, -1]
     calibrated = _is_probability(r.p)
     nan = np.full(w.shape[0], np.nan)
@@ -304,7 +289,7 @@ def expected_calibration_error(y, p, bins: int = 10, strategy: Strategy = "quant
         raise ValueError("expected calibration error needs probabilities in [0, 1]")
     if bins < 1:
         raise ValueError(f"bins must be at least 1, got {bins}")
-    return float(_ece(r, w, _cumsum0(w), bins, strategy)[0])
+    return float(_ece(r, w, cumsum0(w, axis=1), bins, strategy)[0])
 
 
 def top_k(y, p, share: float = 0.02) -> dict[str, float]:
@@ -329,7 +314,7 @@ def top_k(y, p, share: float = 0.02) -> dict[str, float]:
         the score of the last row flagged.
     """
     r, w = _unit(y, p)
-    top = _top_k(r, w, _cumsum0(w), share)
+    top = _top_k(r, w, cumsum0(w, axis=1), share)
     return {
         "precision": float(top["precision_at_k"][0]),
         "recall": float(top["recall_at_k"][0]),
@@ -522,35 +507,11 @@ def evaluate(
     )
     low, high = {}, {}
     for key in METRICS:
-        low[key], high[key] = _percentiles(reps[key], level)
+        low[key], high[key] = (float(b) for b in percentile_interval(reps[key], level))
     return MetricSummary(point=point, low=low, high=high, n_boot=n_boot)
 
 
-def _percentiles(values: np.ndarray, level: float) -> tuple[float, float]:
-    """The central ``level`` percentile interval of the defined values, NaN if there are none."""
-    values = values[~np.isnan(values)]
-    if values.size == 0:
-        return math.nan, math.nan
-    tail = 50.0 * (1.0 - level)
-    lo, hi = np.percentile(values, [tail, 100.0 - tail])
-    return float(lo), float(hi)
-
-
 # --------------------------------------------------------------------------- reliability
-
-
-def wilson_interval(events, n, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for ``events`` out of ``n`` (arrays, ``n`` > 0)."""
-    events = np.asarray(events, dtype=float)
-    n = np.asarray(n, dtype=float)
-    rate = events / n
-    denom = 1.0 + z**2 / n
-    centre = (rate + z**2 / (2 * n)) / denom
-    half = z / denom * np.sqrt(rate * (1 - rate) / n + z**2 / (4 * n**2))
-    # Rounding can put a bound a hair past the rate (0 events: low ~ +1e-17); it never should.
-    low = np.minimum(np.clip(centre - half, 0.0, 1.0), rate)
-    high = np.maximum(np.clip(centre + half, 0.0, 1.0), rate)
-    return low, high
 
 
 def reliability_table(y, p, bins: int = 10, strategy: Strategy = "quantile") -> pd.DataFrame:

@@ -19,20 +19,21 @@ import pandas as pd
 
 from features.build import AUDIT_COLUMNS, label_column
 from features.outcomes import Outcome, load_outcomes
+from features.profile import data_profile
 from features.registry import Registry, default_registry
-from governance.datasheet import log_datasheet
-from models.artifacts import LABEL_ROWS, TEST_ROWS
-from training.baselines import default_rule, logistic_baseline
-from training.card import model_card, render_markdown
-from training.config import TrainingSettings
-from training.metrics import MetricSummary, evaluate, reliability_plot, reliability_table
-from training.model import ScoringModel, as_matrix, fit_booster, fit_platt
-from training.split import TemporalSplit, temporal_split
-from training.tracking import (
+from models.artifacts import DATA_PROFILE, DATA_SUMMARY, LABEL_ROWS, TEST_ROWS
+from models.scoring import ScoringModel, as_matrix
+from models.tracking import (
     TrackingSettings,
     failure_safe_run,
     register_challenger,
 )
+from training.baselines import default_rule, logistic_baseline
+from training.card import model_card, render_markdown
+from training.config import TrainingSettings
+from training.metrics import MetricSummary, evaluate, reliability_plot, reliability_table
+from training.model import fit_booster, fit_platt
+from training.split import TemporalSplit, temporal_split
 
 PIP_REQUIREMENTS = [
     "lightgbm==4.7.0",
@@ -266,7 +267,7 @@ def log_scoring_model(model: ScoringModel, folder: Path, example: pd.DataFrame |
     import mlflow
     from mlflow.models import infer_signature
 
-    from training.model import LanternPyfunc
+    from models.scoring import LanternPyfunc
 
     signature = None
     if example is not None:
@@ -318,7 +319,6 @@ def log_and_register(
             folder = Path(tmp)
             _write_artifacts(folder, table, result, summary, settings, trained_at)
             mlflow.log_artifacts(str(folder / "run"))
-            log_datasheet(summary, table, ground_truth=result.evaluation.true_label is not None)
             example = table.iloc[result.split.test[:5]][result.model.features].astype(float)
             info = log_scoring_model(result.model, folder, example)
         result.run_id = run.info.run_id
@@ -364,7 +364,12 @@ def _write_artifacts(
     run = folder / "run"
     (run / "evaluation").mkdir(parents=True)
     (run / "model_card").mkdir()
-    (run / "data_summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    (run / DATA_SUMMARY).write_text(json.dumps(summary, indent=2, default=str))
+    profile = {
+        "profile": data_profile(table, [f["name"] for f in summary["features"]]),
+        "ground_truth": result.evaluation.true_label is not None,
+    }
+    (run / DATA_PROFILE).write_text(json.dumps(profile, indent=2))
     test = table.iloc[result.split.test]
     scored_test_rows(table, result).to_parquet(run / TEST_ROWS, index=False)
     if result.evaluation.label_rows is not None:

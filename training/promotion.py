@@ -18,7 +18,7 @@ import pydantic
 from mlflow import MlflowClient
 
 from models.artifacts import FAIRNESS_ARTIFACT
-from training.tracking import (
+from models.tracking import (
     CHALLENGER,
     CHAMPION,
     TrackingSettings,

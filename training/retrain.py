@@ -17,13 +17,13 @@ import pandas as pd
 
 from features.build import build_features, default_snapshot_dates, label_column
 from features.outcomes import Outcomes
-from governance.partnership import PartnershipSettings
 from models.artifacts import FAIRNESS_ARTIFACT
-from training.compare import Comparison, compare, test_rows
+from models.tracking import CHAMPION, TrackingSettings, get_alias, load_run_artifact_json
+from models.versions import logged_test_rows
+from training.compare import Comparison, compare
 from training.config import TrainingSettings
 from training.drift import base_rate_change, feature_drift
 from training.promotion import PromotionDecision, PromotionPolicy, promote
-from training.tracking import CHAMPION, TrackingSettings, get_alias, load_run_artifact_json
 
 if TYPE_CHECKING:
     from training.pipeline import TrainResult
@@ -139,7 +139,7 @@ def quarter_report(name: str, settings: TrackingSettings) -> RetrainReport:
     champion = get_alias(name, "champion", settings)
     if champion is None:
         return RetrainReport(comparison, None, None)
-    before = test_rows(champion.run_id, settings)
+    before = logged_test_rows(champion.run_id, settings)
     after = comparison.test_rows
     features = [c for c in before.columns if c in after.columns and c not in _NOT_FEATURES]
     features = [c for c in features if not c.startswith(("label_", "score_"))]
@@ -218,11 +218,13 @@ def promote_challenger(
     *,
     comparison: Comparison | None = None,
     policy: PromotionPolicy | None = None,
-    partnership: PartnershipSettings | None = None,
     force: bool = False,
     reason: str | None = None,
 ) -> PromotionDecision:
-    """Put the challenger to the promotion gate; log its transparency record if promoted.
+    """Put the challenger to the promotion gate.
+
+    A promoted version's transparency record is governance's to write
+    (:func:`governance.record.log_record`); the caller logs it after a promotion.
 
     The gates compare the challenger with the champion on the challenger's own test rows
     (AUC and calibration) and read the challenger's fairness audit (``lantern audit``).
@@ -238,8 +240,6 @@ def promote_challenger(
         :class:`RetrainReport`'s); made now if not given.
     policy : PromotionPolicy, optional
         The tolerances (default: :class:`PromotionPolicy`'s).
-    partnership : PartnershipSettings, optional
-        The partnership's facts for the transparency record (default: none supplied).
     force : bool
         Promote although a gate fails; needs ``reason``, which is recorded on the version.
     reason : str, optional
@@ -248,7 +248,7 @@ def promote_challenger(
     Returns
     -------
     PromotionDecision
-        Also recorded on the version as tags; a promoted version's run gets ``record/``.
+        Also recorded on the version as tags.
 
     Raises
     ------
@@ -258,8 +258,6 @@ def promote_challenger(
         If ``force`` has no reason, or ``comparison`` is of another model or was made
         against a champion that has since changed.
     """
-    from governance.record import log_record
-
     if comparison is None:
         comparison = compare(name, settings)
     if comparison.name != name:
@@ -285,6 +283,4 @@ def promote_challenger(
         reason=reason,
         version=comparison.challenger_version,
     )
-    if decision.promoted:
-        log_record(name, decision.version, settings, partnership or PartnershipSettings())
     return decision

@@ -17,10 +17,11 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from models.scoring import ScoringModel
+from models.tracking import TrackingSettings
 from training.config import TrainingSettings
 from training.metrics import MetricSummary, evaluate
-from training.model import ScoringModel, fit_booster, fit_platt
-from training.tracking import TrackingSettings
+from training.model import fit_booster, fit_platt
 
 
 class TabularConfig(BaseModel):
@@ -213,8 +214,8 @@ def train_tabular(
 
     import mlflow
 
+    from models.tracking import failure_safe_run, register_challenger
     from training.pipeline import log_metric_summaries, log_scoring_model
-    from training.tracking import failure_safe_run, register_challenger
 
     result = fit_tabular(config, settings)
     with failure_safe_run(config.name, f"train {config.name}", tracking) as run:

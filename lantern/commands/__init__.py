@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from training.tracking import TrackingSettings
+    from models.tracking import TrackingSettings
 
 PIPE_WIDTH = 200
 """Console width when output is not a terminal, so that piped output is not wrapped early."""
@@ -21,7 +21,7 @@ def make_console() -> Console:
 
 def clean_leftovers(tracking: TrackingSettings, console: Console) -> None:
     """Clean what an interrupted run left in the store, and say what was cleaned."""
-    from training.tracking import clean_leftovers as clean
+    from models.tracking import clean_leftovers as clean
 
     for line in clean(tracking).lines():
         console.print(f"[yellow]{line}[/]")

@@ -350,8 +350,8 @@ def audit(
 
 
 def _audit_model(name: str, version: str | None, *, n_boot: int, seed: int) -> None:
+    from models.tracking import TrackingSettings
     from training.audit import audit_model
-    from training.tracking import TrackingSettings
 
     try:
         with console.status(f"auditing {name}"):

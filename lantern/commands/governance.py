@@ -64,7 +64,7 @@ def record(
     "Not supplied by the partnership", with what to add and where.
     """
     from governance.record import gather_record, log_record, render_markdown
-    from training.tracking import TrackingSettings
+    from models.tracking import TrackingSettings
 
     facts = load_partnership_or_exit(partnership)
     settings = TrackingSettings()
@@ -118,7 +118,7 @@ def overview(
     from features.outcomes import load_outcomes
     from governance.overview import overview_for_partnership
     from governance.overview_report import render_overview_html, render_overview_json, write_text
-    from training.tracking import TrackingSettings
+    from models.tracking import TrackingSettings
 
     settings = TrackingSettings()
     try:

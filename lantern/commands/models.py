@@ -33,9 +33,10 @@ def promote(
     challenger's own test rows, and the fairness audit. A refusal changes nothing and exits 1.
     A promoted version gets its transparency record (record/) logged to its run.
     """
+    from governance.record import log_record
+    from models.tracking import TrackingSettings
     from training.promotion import PromotionPolicy
     from training.retrain import promote_challenger
-    from training.tracking import TrackingSettings
 
     facts = load_partnership_or_exit(partnership)
     tracking = TrackingSettings()
@@ -45,7 +46,6 @@ def promote(
             model,
             tracking,
             policy=PromotionPolicy(auc_tolerance=auc_tolerance, ece_tolerance=ece_tolerance),
-            partnership=facts,
             force=force,
             reason=reason,
         )
@@ -55,6 +55,7 @@ def promote(
     console.print(decision.summary())
     if not decision.promoted:
         raise typer.Exit(code=1)
+    log_record(model, decision.version, tracking, facts)
     console.print(f"  transparency record logged to v{decision.version}'s run (record/)")
 
 
@@ -66,8 +67,8 @@ def retrain(
     data, and report feature drift and base-rate change. Stops before promotion."""
     from features.outcomes import load_outcomes
     from lantern.commands.training import train
+    from models.tracking import TrackingSettings
     from training.retrain import log_report, quarter_report
-    from training.tracking import TrackingSettings
 
     train(data=data, model=ModelChoice.all, config=config)
     settings = TrackingSettings()

@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from lantern.commands import clean_leftovers, make_console
+from lantern.commands.governance import PartnershipOption, load_partnership_or_exit
 from lantern.commands.partnership import ENGINE_HELP, SCHEDULER_HELP, Engine, check_engine
 
 console = make_console()
@@ -58,6 +59,7 @@ def train(
     ] = None,
     engine: Annotated[Engine, typer.Option(help=ENGINE_HELP)] = Engine.pandas,
     scheduler: Annotated[str | None, typer.Option(help=SCHEDULER_HELP)] = None,
+    partnership: PartnershipOption = None,
 ) -> None:
     """Train both models (or one), compare them with baselines and register each as challenger.
 
@@ -71,11 +73,12 @@ def train(
     check_engine(engine, scheduler)
 
     from features.outcomes import load_outcomes
+    from models.tracking import TrackingSettings
     from training.config import load_training_settings
     from training.split import SplitError
-    from training.tracking import TrackingSettings
 
     settings = load_training_settings(config)
+    facts = load_partnership_or_exit(partnership)
     tracking = TrackingSettings()
     tracking.apply()
     clean_leftovers(tracking, console)
@@ -125,6 +128,11 @@ def train(
     for r in results:
         for note in r.notes:
             console.print(f"{r.outcome}: {note}")
+    from governance.datasheet import log_datasheet
+
+    for r in results:
+        log_datasheet(r.run_id, tracking, facts)
+    console.print("  datasheet logged to each run (datasheet/)")
 
 
 def _cluster(engine: Engine, scheduler: str | None):

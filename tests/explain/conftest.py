@@ -27,8 +27,8 @@ from features.build import label_column
 from features.outcomes import Outcomes, load_outcomes
 from features.registry import Registry, default_registry
 from features.synth import Partnership
+from models.scoring import ScoringModel
 from training.config import load_training_settings
-from training.model import ScoringModel
 from training.pipeline import fit_model
 from training.split import temporal_split
 

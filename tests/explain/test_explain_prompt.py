@@ -26,7 +26,7 @@ from explain.prompt import (
 )
 from explain.wording import find_banned
 from features.outcomes import Outcome
-from training.model import as_matrix
+from models.scoring import as_matrix
 
 OUTCOMES = ("exclusion_neet", "serious_violence")
 PROMPT_KEYS = {

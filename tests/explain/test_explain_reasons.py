@@ -17,8 +17,9 @@ from explain.reasons import (
     explain_row,
 )
 from features.build import AUDIT_COLUMNS
+from models.scoring import ScoringModel, as_matrix
 from training.config import LightGBMSettings
-from training.model import ScoringModel, as_matrix, fit_booster, fit_platt
+from training.model import fit_booster, fit_platt
 
 OUTCOMES = ("exclusion_neet", "serious_violence")
 PROTECTED_WORDS = re.compile(r"\b(ethnicity|ethnic|sex|religion|religious)\b", re.IGNORECASE)

@@ -11,13 +11,8 @@ from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 from fairness.audit import operating_point, score_bins
-from fairness.engine import (
-    CellSums,
-    RankedCells,
-    percentile_interval,
-    replicate_chunks,
-    unit_weights,
-)
+from fairness.engine import CellSums, RankedCells, replicate_chunks, unit_weights
+from fairness.stats import percentile_interval
 
 
 @st.composite

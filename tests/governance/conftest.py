@@ -34,9 +34,9 @@ from mlflow import MlflowClient
 
 from features.outcomes import load_outcomes
 from features.registry import Registry, default_registry
+from models.tracking import TrackingSettings
 from training.config import TrainingSettings, load_training_settings
 from training.pipeline import TrainResult, log_and_register, train_outcome
-from training.tracking import TrackingSettings
 
 BOOTSTRAP = 20
 AUDIT_BOOTSTRAP = 20
@@ -110,6 +110,8 @@ def governance_store(
 
     Trained from an empty working directory, so no ``partnership.yaml`` is read.
     """
+    from governance.datasheet import log_datasheet
+    from governance.partnership import PartnershipSettings
     from training.audit import audit_model
 
     folder = tmp_path_factory.mktemp("governance_store")
@@ -126,5 +128,6 @@ def governance_store(
                 settings,
                 outcome_definition=load_outcomes()[name],
             )
+            log_datasheet(result.run_id, settings, PartnershipSettings())
             audit_model(name, settings, n_boot=AUDIT_BOOTSTRAP)
         yield Store(settings, work)

@@ -11,14 +11,8 @@ from governance_checks import BANNED, empty_fields
 
 from features.contract import TABLES
 from features.outcomes import load_outcomes
-from governance.datasheet import (
-    MIN_CELL,
-    SECTIONS,
-    contract_summary,
-    data_profile,
-    datasheet,
-    render_markdown,
-)
+from features.profile import MIN_CELL, data_profile
+from governance.datasheet import SECTIONS, contract_summary, datasheet, render_markdown
 from governance.partnership import EXAMPLE_FILE, PartnershipSettings, load_partnership, not_supplied
 from training.pipeline import data_summary
 

@@ -24,7 +24,7 @@ from models.artifacts import (
     RECORD_JSON,
     RECORD_MD,
 )
-from training.tracking import get_alias, load_run_artifact_json
+from models.tracking import get_alias, load_run_artifact_json
 
 WITH_FILE = "exclusion_neet"
 WITHOUT_FILE = "serious_violence"

@@ -20,8 +20,8 @@ from fairness.audit import operating_point
 from fairness.snapshot import CHROMIUM, CHROMIUM_ARGS
 from governance.overview import SCHEMA
 from lantern.cli import app
-from training.model import as_matrix
-from training.tracking import TrackingSettings, get_alias
+from models.scoring import as_matrix
+from models.tracking import TrackingSettings, get_alias
 
 OUTCOMES = ("exclusion_neet", "serious_violence")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"

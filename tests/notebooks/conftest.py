@@ -40,7 +40,7 @@ from notebook_runs import (
     write_kernelspec,
 )
 
-from training.tracking import TrackingSettings
+from models.tracking import TrackingSettings
 
 
 @dataclass

@@ -32,7 +32,7 @@ from models.artifacts import FAIRNESS_ARTIFACT, FAIRNESS_REPORT_JSON, RECORD_JSO
 from training.compare import compare
 from training.drift import reading
 from training.promotion import DECISION_TAG, GATES_TAG, REASON_TAG
-from training.tracking import CHAMPION, get_alias, load_run_artifact_json
+from models.tracking import CHAMPION, get_alias, load_run_artifact_json
 
 EXPECTED = {"quarterly_retrain.ipynb", "ethics_board_review.ipynb"}
 BANNED = re.compile(

@@ -22,7 +22,7 @@ from features.pointintime import index_records
 from features.synth import SynthConfig, generate
 from training.compare import Comparison, compare
 from training.retrain import RetrainReport, load_quarter, promote_challenger
-from training.tracking import TrackingSettings
+from models.tracking import TrackingSettings
 
 # --------------------------------------------------------------------------- load_quarter
 

@@ -21,6 +21,7 @@ import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+from explain.batch import explain_partitions, score_partitions
 from features.build import KEY_COLUMNS, default_snapshot_dates, label_column
 from features.engine import (
     ClusterSettings,
@@ -31,14 +32,9 @@ from features.engine import (
     snapshot_file,
 )
 from features.registry import FeatureSpec, Registry, default_registry
+from models.scoring import ScoringModel, as_matrix
 from training.config import DEFAULT_CONFIG, load_training_settings
-from training.engine import (
-    explain_partitions,
-    score_partitions,
-    temporal_split_dask,
-    train_outcome_dask,
-)
-from training.model import ScoringModel, as_matrix
+from training.engine import temporal_split_dask, train_outcome_dask
 from training.pipeline import train_outcome
 
 LANTERN = Path(sys.executable).with_name("lantern")

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from serving.local import MODELS, REPO, ROLES, Home, LiveService, free_port, train_and_promote
+from serving.local import MODELS, REPO, ROLES, Home, LiveService, free_port
+from training.demo import train_and_promote
 
 __all__ = [
     "CHILDREN",
@@ -44,9 +45,9 @@ def build_home(folder: Path, table=None) -> Home:
     from features.build import build_features, default_snapshot_dates, write_table
     from features.pointintime import index_records
     from features.synth import SynthConfig, generate
+    from models.tracking import TrackingSettings
     from serving.config import StoreSettings
     from serving.store import Store
-    from training.tracking import TrackingSettings
 
     folder.mkdir(parents=True, exist_ok=True)
     if table is None:
@@ -139,7 +140,7 @@ def copy_home(home: Home, folder: Path) -> Home:
 
 
 def _tracking(home: Home):
-    from training.tracking import TrackingSettings
+    from models.tracking import TrackingSettings
 
     db = Path(home.tracking_uri.removeprefix("sqlite:///"))
     return TrackingSettings(uri=home.tracking_uri, artifact_root=db.parent / "artifacts")

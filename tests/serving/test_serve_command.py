@@ -27,7 +27,7 @@ def leave_a_dead_run(home) -> str:
     """A RUNNING run whose recorded owner process has ended, as a power cut leaves one."""
     from mlflow import MlflowClient
 
-    from training import tracking
+    from models import tracking
 
     client = MlflowClient(tracking_uri=home.tracking_uri, registry_uri=home.tracking_uri)
     experiment = client.create_experiment("lantern/left-by-a-power-cut")

@@ -28,8 +28,8 @@ import pytest
 from mlflow import MlflowClient
 from training_fixtures import BOOTSTRAP, isolated_store
 
+from models.tracking import TrackingSettings
 from training.config import TrainingSettings, load_training_settings
-from training.tracking import TrackingSettings
 
 
 @pytest.fixture(scope="session")

@@ -24,8 +24,8 @@ from mlflow import MlflowClient
 
 from features.registry import default_registry
 from features.synth import write_partnership
+from models.tracking import INTERRUPT_SIGNAL_VARIABLE, INTERRUPT_VARIABLE
 from training.config import DEFAULT_CONFIG
-from training.tracking import INTERRUPT_SIGNAL_VARIABLE, INTERRUPT_VARIABLE
 
 LANTERN = Path(sys.executable).with_name("lantern")
 SV, EN = "serious_violence", "exclusion_neet"
@@ -180,7 +180,7 @@ def quarter(empty_store, tmp_path_factory) -> Store:
 
 def interrupted_at(store: Store, step: str, *args: str, sig: str = "SIGINT") -> subprocess.Popen:
     """``lantern train`` that signals itself at the named ``step`` of its training run
-    (:func:`training.tracking.checkpoint`), as a Ctrl-C (SIGINT) or a power cut (SIGKILL)."""
+    (:func:`models.tracking.checkpoint`), as a Ctrl-C (SIGINT) or a power cut (SIGKILL)."""
     env = {**store.env, INTERRUPT_VARIABLE: step, INTERRUPT_SIGNAL_VARIABLE: sig}
     # A process that ignores Ctrl-C passes that on to its children (as a shell's background
     # jobs do): let the child take it as a terminal's Ctrl-C.

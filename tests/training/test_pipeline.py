@@ -15,12 +15,15 @@ from training_fixtures import isolated_store
 
 from features.build import AUDIT_COLUMNS, label_column
 from features.registry import default_registry
-from models.artifacts import TEST_ROWS
+from governance.datasheet import log_datasheet
+from governance.partnership import PartnershipSettings
+from models.artifacts import DATA_PROFILE, DATASHEET_JSON, DATASHEET_MD, TEST_ROWS
+from models.scoring import ScoringModel, as_matrix
+from models.tracking import get_alias, load_run_artifact_json
+from models.versions import find_version, load_version
 from training.config import FeatureSetSettings
 from training.metrics import METRICS
-from training.model import ScoringModel, as_matrix
 from training.pipeline import log_and_register, train_outcome
-from training.tracking import get_alias
 
 OUTCOMES = ("exclusion_neet", "serious_violence")
 SENSITIVE = sorted(name for name, spec in default_registry().items() if spec.sensitive)
@@ -250,6 +253,7 @@ def test_log_and_register_writes_the_artifacts(logged):
         "evaluation/shap_beeswarm.png",
         "evaluation/shap_bar.png",
         TEST_ROWS,
+        DATA_PROFILE,
     ):
         assert (artifacts / path).is_file(), path
     for png in ("reliability", "shap_beeswarm", "shap_bar"):
@@ -259,6 +263,34 @@ def test_log_and_register_writes_the_artifacts(logged):
     assert [f["name"] for f in summary["features"]] == result.model.features
     assert summary["test"]["rows"] == len(result.split.test)
     assert summary["split"] == result.split.describe()
+    profile = json.loads((artifacts / DATA_PROFILE).read_text())
+    assert profile["ground_truth"] is True and profile["profile"]["rows"] > 0
+    assert set(profile["profile"]["missing"]) == set(result.model.features)
+
+
+def test_governance_writes_the_datasheet_from_the_runs_facts_and_refuses_other_runs(logged):
+    result, store, _ = logged
+    facts = PartnershipSettings()
+    assert log_datasheet(result.run_id, store, facts) == [DATASHEET_MD, DATASHEET_JSON]
+    sheet = load_run_artifact_json(result.run_id, DATASHEET_JSON, store)
+    groups = {row["audit column"] for row in sheet["composition"]["group_composition"]}
+    assert {"ethnicity", "send", "sex"} <= groups, groups
+    other = store.client().create_run(store.client().get_run(result.run_id).info.experiment_id)
+    with pytest.raises(ValueError, match="has no data_summary.json or data_profile.json"):
+        log_datasheet(other.info.run_id, store, facts)
+
+
+def test_a_version_is_found_by_number_or_alias_and_a_missing_one_is_explained(logged):
+    result, store, _ = logged
+    by_alias = load_version("serious_violence", "challenger", store)
+    by_number = load_version("serious_violence", result.version, store)
+    assert by_alias.number == by_number.number == result.version
+    assert by_number.run_id == result.run_id
+    assert by_number.model.features == result.model.features
+    with pytest.raises(LookupError, match="serious_violence has no version 99: give a"):
+        find_version("serious_violence", "99", store)
+    with pytest.raises(LookupError, match="serious_violence has no champion: promote one"):
+        find_version("serious_violence", "champion", store)
 
 
 def test_model_card_has_every_section(logged):

@@ -8,19 +8,19 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from models.tracking import (
+    TrackingSettings,
+    failure_safe_run,
+    get_alias,
+    load_run_artifact_json,
+    register_challenger,
+)
 from training.promotion import (
     FAIRNESS_ARTIFACT,
     PromotionPolicy,
     fairness_gate,
     performance_gates,
     promote,
-)
-from training.tracking import (
-    TrackingSettings,
-    failure_safe_run,
-    get_alias,
-    load_run_artifact_json,
-    register_challenger,
 )
 
 MODEL = "toy"

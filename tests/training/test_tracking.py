@@ -16,9 +16,8 @@ from mlflow.exceptions import MlflowException
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from training import tracking
-from training.promotion import PromotionPolicy, promote
-from training.tracking import (
+from models import tracking
+from models.tracking import (
     TrackingSettings,
     clean_leftovers,
     experiment_id,
@@ -28,6 +27,7 @@ from training.tracking import (
     load_run_artifact_json,
     register_challenger,
 )
+from training.promotion import PromotionPolicy, promote
 
 MODEL = "toy"
 PIP = ["mlflow==3.17.2"]
@@ -217,7 +217,7 @@ KILLED_TRAINING = textwrap.dedent(
     import signal, sys
     signal.signal(signal.SIGINT, signal.default_int_handler)
     import mlflow
-    from training import tracking
+    from models import tracking
 
     class Tiny(mlflow.pyfunc.PythonModel):
         def predict(self, context, model_input: list[float], params=None) -> list[float]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import mlflow
 
-from training.tracking import TrackingSettings
+from models.tracking import TrackingSettings
 
 BOOTSTRAP = 20
 """Bootstrap replicates in the tests' training settings (the package's default is 200)."""
