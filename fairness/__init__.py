@@ -9,7 +9,7 @@ Lantern's models:
   :mod:`fairness.schema`) and self-contained HTML reports, rendered from the result.
 """
 
-from fairness.audit import SCHEMA, AuditResult, OperatingPoint, audit
+from fairness.audit import audit
 from fairness.changes import AuditChanges, compare_audits
 from fairness.policy import FairnessPolicy
 from fairness.report import (
@@ -22,6 +22,7 @@ from fairness.report import (
     to_document,
     write_reports,
 )
+from fairness.result import SCHEMA, AuditResult, OperatingPoint
 
 __all__ = [
     "SCHEMA",

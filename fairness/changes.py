@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from fairness.audit import AuditResult
+from fairness.result import AuditResult
 
 CHANGE_COLUMNS = [
     "grouping",

@@ -1,6 +1,6 @@
 """Figures of an audit, drawn from its result and embedded in the report as base64 PNG.
 
-Every figure plots numbers the :class:`~fairness.audit.AuditResult` holds; nothing is
+Every figure plots numbers the :class:`~fairness.result.AuditResult` holds; nothing is
 computed here. Suppressed numbers are not drawn, and the figure says so.
 Figures use matplotlib's Agg canvas directly (no pyplot, no global backend change).
 """
@@ -16,8 +16,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullLocator
 
-from fairness.audit import ANY, AuditResult
 from fairness.policy import LABELS
+from fairness.result import ANY, AuditResult
 
 FLAG_COLOUR = "#b2182b"
 OK_COLOUR = "#2166ac"

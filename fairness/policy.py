@@ -32,8 +32,8 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from fairness.audit import RATIO_METRICS, REASONS, RECORDED, AuditResult
 from fairness.groups import JOIN
+from fairness.result import RATIO_METRICS, REASONS, RECORDED, AuditResult
 
 MetricName = Literal[RATIO_METRICS]
 """Any metric the audit compares with the reference group as a ratio."""

@@ -2,7 +2,7 @@
 
 Both are rendered from an :class:`AuditReport` (the audit's result, the words around it, the
 policy's verdict and the changes since the last audit) and compute nothing: every number
-they show is a number the :class:`~fairness.audit.AuditResult` holds, formatted. The HTML
+they show is a number the :class:`~fairness.result.AuditResult` holds, formatted. The HTML
 embeds its figures as base64 PNG and its style inline, so it opens offline, and it uses the
 plain words of :mod:`fairness.templates`.
 
@@ -32,9 +32,9 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from fairness import templates as t
-from fairness.audit import ANY, OVERALL, REASONS, RECORDED, SCHEMA, TRUE, AuditResult
 from fairness.changes import AuditChanges, compare_audits
 from fairness.policy import LABELS, FairnessPolicy
+from fairness.result import ANY, OVERALL, REASONS, RECORDED, SCHEMA, TRUE, AuditResult
 
 JSON_NAME, HTML_NAME = "fairness.json", "fairness.html"
 

@@ -1,6 +1,6 @@
 """The ``lantern.fairness/1`` JSON document: every field, as pydantic models.
 
-``fairness.json`` is :meth:`fairness.audit.AuditResult.to_dict` plus the report's context,
+``fairness.json`` is :meth:`fairness.result.AuditResult.to_dict` plus the report's context,
 the policy's verdict and the changes since the last audit. Validate a document with
 :func:`validate_document`; print its JSON Schema with ``python -m fairness.schema``.
 
@@ -71,7 +71,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fairness.audit import SCHEMA
+from fairness.result import SCHEMA
 
 Reason = Literal[
     "group_size",
@@ -187,7 +187,7 @@ class SuppressedRow(_Strict):
 
 
 class AuditDoc(_Strict):
-    """An :class:`~fairness.audit.AuditResult` in JSON form."""
+    """An :class:`~fairness.result.AuditResult` in JSON form."""
 
     schema_: Literal["lantern.fairness/1"] = Field(alias="schema")
     score: str

@@ -283,7 +283,7 @@ def _check_inputs(table: pd.DataFrame, scores: Mapping, capacities: Mapping) -> 
 def _flags(dates: np.ndarray, scores: np.ndarray, capacity: float, seed: int) -> np.ndarray:
     """Who is flagged at each snapshot: the ``capacity`` highest-scored children of its
     cohort (ties at the cut chosen at random, as the fairness audit does)."""
-    from fairness.audit import operating_point
+    from fairness.threshold import operating_point
 
     flagged = np.zeros(len(scores), dtype=bool)
     for t in np.unique(dates):
@@ -517,7 +517,7 @@ def audit_rows(document: Mapping[str, Any], model: str) -> pd.DataFrame:
     ValueError
         If the document is not a ``lantern.fairness/1`` audit.
     """
-    from fairness.audit import SCHEMA as FAIRNESS_SCHEMA
+    from fairness.result import SCHEMA as FAIRNESS_SCHEMA
 
     if document.get("schema") != FAIRNESS_SCHEMA:
         raise ValueError(

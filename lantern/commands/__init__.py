@@ -21,7 +21,7 @@ def make_console() -> Console:
 
 def clean_leftovers(tracking: TrackingSettings, console: Console) -> None:
     """Clean what an interrupted run left in the store, and say what was cleaned."""
-    from models.tracking import clean_leftovers as clean
+    from models.cleanup import clean_leftovers as clean
 
     for line in clean(tracking).lines():
         console.print(f"[yellow]{line}[/]")

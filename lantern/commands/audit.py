@@ -427,8 +427,8 @@ def print_summary(report: AuditReport, source: ScoresFile | None = None) -> None
 
 
 def _grouping_table(r: AuditResult, g, metrics: list[str], noun: str) -> Table:
-    from fairness.audit import ANY, RECORDED
     from fairness.report import COLUMN_NAMES
+    from fairness.result import ANY, RECORDED
 
     table = Table(title=f"{g.name} (reference {g.reference})", title_justify="left")
     for column in ["group", "n", "base rate", "selected", "TPR", "FNR", "FPR", "precision"]:

@@ -16,8 +16,8 @@ import pytest
 from governance_fixtures import restored_mlflow_uris
 from typer.testing import CliRunner
 
-from fairness.audit import operating_point
 from fairness.snapshot import CHROMIUM, CHROMIUM_ARGS
+from fairness.threshold import operating_point
 from governance.overview import SCHEMA
 from lantern.cli import app
 from models.scoring import as_matrix

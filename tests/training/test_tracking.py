@@ -17,9 +17,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from models import tracking
+from models.cleanup import clean_leftovers
 from models.tracking import (
     TrackingSettings,
-    clean_leftovers,
     experiment_id,
     failure_safe_run,
     get_alias,
