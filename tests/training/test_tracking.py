@@ -362,7 +362,16 @@ def test_an_unknown_checkpoint_name_is_refused(monkeypatch):
     tracking.checkpoint("run_started")  # another step: nothing happens
 
 
-def test_a_ctrl_c_as_the_run_starts_still_ends_it_failed(settings, monkeypatch):
+@pytest.fixture
+def ctrl_c_interrupts():
+    """Ctrl-C raises KeyboardInterrupt here, as at a terminal, whatever the test worker's
+    SIGINT handler was (other libraries in the same worker may have replaced it)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_a_ctrl_c_as_the_run_starts_still_ends_it_failed(settings, monkeypatch, ctrl_c_interrupts):
     """A Ctrl-C that lands once the run's row exists but before the run is handed over (the
     ``run_started`` checkpoint) must not leave it RUNNING: the run is found by its attempt tag."""
     monkeypatch.setenv(tracking.INTERRUPT_VARIABLE, "run_started")
