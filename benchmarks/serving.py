@@ -171,11 +171,11 @@ def bench_serving(
     Returns rows of ``what``, ``value``, ``unit``, ``reference``, ``reference_value``,
     ``ratio`` and ``target``.
     """
+    from access.config import StoreSettings
+    from access.store import Store
     from models.tracking import TrackingSettings
-    from serving.config import StoreSettings
     from serving.local import Home, LiveService
     from serving.state import ServiceSettings, load_served
-    from serving.store import Store
     from training.demo import train_and_promote
 
     data = Path(data)

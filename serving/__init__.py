@@ -1,1 +1,1 @@
-"""The BentoML service, explanations, auth, audit log and practitioner page."""
+"""The BentoML service: endpoints, auth and audit middleware, model fleet and the page."""

@@ -173,8 +173,8 @@ class LiveService:
 
     def audit_rows(self) -> list[dict]:
         """Every audit row the service wrote, read straight from the database."""
-        from serving.config import StoreSettings
-        from serving.store import Store
+        from access.config import StoreSettings
+        from access.store import Store
 
         store = Store(StoreSettings(url=self.home.database_url))
         try:

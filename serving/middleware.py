@@ -15,18 +15,18 @@ For every request that is not public (:func:`serving.permissions.is_public`) it:
 3. writes the audit row *before* the response goes out: refusals at once, the app's answer
    when its ``http.response.start`` passes. If the row cannot be written the caller gets 503
    instead of the answer, so no response leaves unlogged. Rows are written by a
-   :class:`serving.writer.GroupWriter`, which commits the rows of concurrent requests
+   :class:`access.writer.GroupWriter`, which commits the rows of concurrent requests
    together.
 
 Contract with the app:
 
 - the app states the model versions behind an answer in the response header
-  ``x-lantern-model-versions`` (see :func:`serving.store.format_model_versions`); the
+  ``x-lantern-model-versions`` (see :func:`access.store.format_model_versions`); the
   middleware copies it into the audit row and leaves it in the response;
 - the app finds the verified key and the request id in the request state:
-  ``request.state.lantern_key`` (a :class:`serving.store.ApiKey`) and
+  ``request.state.lantern_key`` (a :class:`access.store.ApiKey`) and
   ``request.state.lantern_request_id`` (also sent back as the ``x-request-id`` header);
-- the app appends each prompt it issues (a :class:`serving.store.PromptRecord`) to the list
+- the app appends each prompt it issues (a :class:`access.store.PromptRecord`) to the list
   ``request.state.lantern_prompts``; a successful answer's prompts are written in the same
   transaction as its audit row, so a prompt is stored if and only if its request is logged.
 """
@@ -42,10 +42,11 @@ from urllib.parse import parse_qs
 
 import anyio.to_thread
 
-from serving.config import StoreSettings
+from access.config import StoreSettings
+from access.records import ApiKey, AuditEntry, Outcome, PromptRecord
+from access.store import Store
+from access.writer import GroupWriter
 from serving.permissions import authorise, is_public
-from serving.store import ApiKey, AuditEntry, Outcome, PromptRecord, Store
-from serving.writer import GroupWriter
 
 __all__ = [
     "MODEL_VERSIONS_HEADER",

@@ -12,26 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
+
+from access.roles import Role
 
 __all__ = [
     "PERMISSIONS",
     "PUBLIC_PATHS",
     "PUBLIC_PREFIXES",
     "Decision",
-    "Role",
     "authorise",
     "is_public",
     "normalise_path",
 ]
-
-
-class Role(StrEnum):
-    """The roles an API key can hold."""
-
-    practitioner = "practitioner"
-    analyst = "analyst"
-    auditor = "auditor"
 
 
 _P, _A, _U = Role.practitioner, Role.analyst, Role.auditor

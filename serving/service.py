@@ -26,7 +26,15 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
 
-from explain.record import RecordError
+from access.records import (
+    InvalidJudgementError,
+    UnknownPromptError,
+    format_model_versions,
+    new_prompt_id,
+    prompt_record,
+)
+from access.store import Store
+from explain.feature_record import FeatureRecordError
 from serving.fleet import Board, Fleet, ReloadFailed, default_board_folder
 from serving.middleware import MODEL_VERSIONS_HEADER, PROMPTS_STATE, AuditMiddleware
 from serving.state import (
@@ -37,14 +45,6 @@ from serving.state import (
     champion_versions,
     load_served,
     load_service_settings,
-)
-from serving.store import (
-    InvalidJudgementError,
-    Store,
-    UnknownPromptError,
-    format_model_versions,
-    new_prompt_id,
-    prompt_record,
 )
 
 log = logging.getLogger("lantern.service")
@@ -240,7 +240,7 @@ class Lantern:
                 child_id,
                 purpose,
             )
-        except RecordError as err:
+        except FeatureRecordError as err:
             return _error(ctx, 400, "invalid record", str(err), problems=err.problems)
 
     @bentoml.api(route="/judgement")
@@ -355,8 +355,8 @@ def _overview_html(service: Lantern, served: Served) -> str:
     cached = getattr(service, "_overview", None)
     if cached and cached[0] is served:
         return cached[1]
-    from governance.overview import overview_for_partnership
     from governance.overview_report import render_overview_html
+    from governance.overview_store import overview_for_partnership
 
     settings = service.settings
     overview = overview_for_partnership(

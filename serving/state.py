@@ -21,7 +21,9 @@ import pyarrow.parquet as pq
 import pydantic
 import yaml
 
+from access.config import StoreSettings
 from explain.batch import explainer_for
+from explain.feature_record import validate_feature_record
 from explain.prompt import (
     AdvisoryPrompt,
     CohortList,
@@ -30,13 +32,11 @@ from explain.prompt import (
     cohort_list,
     model_prompt,
 )
-from explain.record import validate_record
 from features.outcomes import load_outcomes
 from features.registry import Registry, default_registry
 from models.artifacts import MODEL_CARD
 from models.scoring import as_matrix
 from models.tracking import TrackingSettings
-from serving.config import StoreSettings
 
 FEATURES_VARIABLE = "LANTERN_FEATURES"
 CONFIG_VARIABLE = "LANTERN_SERVICE_CONFIG"
@@ -221,10 +221,10 @@ class Served:
 
         Raises
         ------
-        explain.record.RecordError
+        explain.feature_record.FeatureRecordError
             Naming every bad field.
         """
-        values = validate_record(record, self.record_features, self.registry)
+        values = validate_feature_record(record, self.record_features, self.registry)
         position = {name: i for i, name in enumerate(self.record_features)}
         sections = []
         for name, m in self.models.items():

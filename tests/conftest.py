@@ -5,6 +5,7 @@ Fixtures (session-scoped: built once per worker process, then shared by every fo
 - ``small_partnership``: a small synthetic partnership (2,500 children, seed 11, biases
   off) with its ground truth; enough for both models to train in seconds.
 - ``small_feature_table``: its feature table at the default (quarterly) snapshot dates.
+- the database fixtures (``store``, ``pg_url``, ``sqlite_url``): ``tests/store_fixtures.py``.
 
 Tests must not change either in place: copy first.
 
@@ -36,6 +37,8 @@ os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
 import pandas as pd
 import pytest
+
+pytest_plugins = ("store_fixtures",)
 
 SMALL_CHILDREN = 2_500
 SMALL_SEED = 11

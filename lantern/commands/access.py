@@ -24,11 +24,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from access.roles import Role
 from lantern.commands import PIPE_WIDTH, make_console
-from serving.permissions import Role
 
 if TYPE_CHECKING:
-    from serving.store import Store
+    from access.store import Store
 
 console = make_console()
 _stderr = Console(stderr=True)
@@ -68,8 +68,8 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 def open_store(config: Path | None, database_url: str | None) -> Store:
     """The store the options point at (nothing is opened until it is used)."""
-    from serving.config import load_store_settings
-    from serving.store import Store
+    from access.config import load_store_settings
+    from access.store import Store
 
     try:
         return Store(load_store_settings(config, url=database_url))
@@ -141,7 +141,7 @@ def create_key(
     config: ConfigOption = None,
 ) -> None:
     """Issue a key: it is printed once, on standard output; only its hash is stored."""
-    from serving.store import KeyNameTakenError
+    from access.records import KeyNameTakenError
 
     store = open_store(config, database_url)
     with database_errors(store):
@@ -193,7 +193,7 @@ def revoke_key(
     config: ConfigOption = None,
 ) -> None:
     """Revoke a key: every worker refuses it within the key cache time (10 s by default)."""
-    from serving.store import UnknownKeyError
+    from access.records import UnknownKeyError
 
     store = open_store(config, database_url)
     with database_errors(store):
@@ -233,7 +233,7 @@ def audit_log(
     One row per request: who, when, which child, stated purpose, model versions, outcome and
     request id. The export is itself logged.
     """
-    from serving.schema import AUDIT_COLUMNS
+    from access.schema import AUDIT_COLUMNS
 
     first = _parse_day("--since", since)
     last = _parse_day("--until", until) if until else datetime.now(UTC).date()
@@ -284,7 +284,7 @@ def subject_access(
     Feature rows (from --features), prompts issued, judgements and audit rows. The export is
     itself logged, against the child, with --purpose.
     """
-    from serving.data_protection import subject_access_export
+    from access.data_protection import subject_access_export
 
     store = open_store(config, database_url)
     with database_errors(store):
@@ -327,9 +327,11 @@ def retention(
     By default prompts and their judgements are kept 12 months and audit rows 6 years (set
     them in --config). Each applied run is logged in the retention log.
     """
+    from access.data_protection import retention_report
+
     store = open_store(config, database_url)
     with database_errors(store):
-        report = store.retention(apply=apply)
+        report = retention_report(store, apply=apply)
     verb = "removed" if report.applied else "to remove"
     table = Table(title="Retention" + ("" if report.applied else " (dry run: nothing removed)"))
     for column in ("table", "rule", "cutoff", verb, "oldest", "newest"):

@@ -55,7 +55,7 @@ def serve(
     clean_leftovers(settings.tracking, console)
     url = f"http://{host}:{port}"
     if demo_key:
-        from serving.store import Store
+        from access.store import Store
 
         store = Store(settings.store)
         name = f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}"

@@ -42,12 +42,12 @@ def build_home(folder: Path, table=None) -> Home:
     ``table`` is the partnership's feature table (the session's shared one); by default the
     partnership of :data:`CHILDREN` children and seed :data:`SEED` is generated here.
     """
+    from access.config import StoreSettings
+    from access.store import Store
     from features.build import build_features, default_snapshot_dates, write_table
     from features.pointintime import index_records
     from features.synth import SynthConfig, generate
     from models.tracking import TrackingSettings
-    from serving.config import StoreSettings
-    from serving.store import Store
 
     folder.mkdir(parents=True, exist_ok=True)
     if table is None:

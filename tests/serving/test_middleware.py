@@ -15,7 +15,6 @@ import anyio
 import httpx
 import pytest
 import uvicorn
-from serving_fixtures import call, call_many
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -23,16 +22,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from store_fixtures import call, call_many
 
-from serving.config import StoreSettings
+from access.config import StoreSettings
+from access.roles import Role
+from access.store import Store
 from serving.middleware import (
     MODEL_VERSIONS_HEADER,
     AuditMiddleware,
     request_fields,
     token_from_headers,
 )
-from serving.permissions import PERMISSIONS, Role, is_public
-from serving.store import Store
+from serving.permissions import PERMISSIONS, is_public
 
 ENDPOINTS = [
     ("POST", "/prompt"),

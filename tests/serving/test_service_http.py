@@ -19,10 +19,11 @@ import pytest
 from bentoml.exceptions import BentoMLException
 from service_fixtures import MODELS, ROLES, champions
 
+from access.config import StoreSettings
+from access.records import format_model_versions, parse_model_versions
+from access.store import Store
 from explain import wording
-from serving.config import StoreSettings
 from serving.permissions import PERMISSIONS, PUBLIC_PATHS
-from serving.store import Store, format_model_versions, parse_model_versions
 
 PURPOSE = "team around the child meeting"
 UNKNOWN_CHILD = "C0000000"

@@ -38,9 +38,9 @@ from service_fixtures import (
     train_challenger,
 )
 
+from access.records import parse_model_versions
 from serving.fleet import Board
 from serving.middleware import MODEL_VERSIONS_HEADER
-from serving.store import parse_model_versions
 
 MODEL = "serious_violence"
 PURPOSE = "checking the service during a promotion"

@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from access.config import StoreSettings
+from access.store import Store
 from fairness.snapshot import CHROMIUM, CHROMIUM_ARGS
-from serving.config import StoreSettings
-from serving.store import Store
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 TIMEOUT_MS = 20_000

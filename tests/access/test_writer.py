@@ -1,4 +1,4 @@
-"""Group commit of audit rows and the prompts they answered (serving.writer), on SQLite and
+"""Group commit of audit rows and the prompts they answered (access.writer), on SQLite and
 PostgreSQL, on the event loop and on a thread."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ import uuid
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from serving.store import AuditEntry, Outcome, prompt_record
-from serving.writer import GroupWriter
+from access.data_protection import subject_access
+from access.records import AuditEntry, Outcome, prompt_record
+from access.writer import GroupWriter
 
 PROMPT = {"advisory": True, "models": [{"model": "serious_violence", "reasons": []}]}
 
@@ -53,7 +54,7 @@ def test_concurrent_requests_share_commits_and_each_gets_its_own_row(writer, sto
     assert writer.commits < 40, "the 40 rows were not grouped"
     stored = store.audit_rows()
     assert sorted(r.request_id for r in stored) == sorted(f"req-{i}" for i in range(40))
-    assert {store.subject_access(f"C{i}")["prompts"][0]["child_id"] for i in range(40)} == {
+    assert {subject_access(store, f"C{i}")["prompts"][0]["child_id"] for i in range(40)} == {
         f"C{i}" for i in range(40)
     }
 
@@ -80,5 +81,5 @@ def test_a_bad_row_refuses_only_its_own_request(writer, store):
     logged = {r.request_id for r in store.audit_rows()}
     assert "req-3" not in logged, "the refused request's audit row was kept without its prompt"
     assert len(logged) == 7
-    assert all(store.subject_access(f"C{i}")["prompts"] for i in range(8) if i != 3)
-    assert [p["prompt_id"] for p in store.subject_access("C3")["prompts"]] == []
+    assert all(subject_access(store, f"C{i}")["prompts"] for i in range(8) if i != 3)
+    assert [p["prompt_id"] for p in subject_access(store, "C3")["prompts"]] == []

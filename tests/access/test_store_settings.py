@@ -6,13 +6,13 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import text
 
-from serving.config import (
+from access.config import (
     DATABASE_URL_VARIABLE,
     RetentionPolicy,
     StoreSettings,
     load_store_settings,
 )
-from serving.store import Store
+from access.store import Store
 
 
 def test_default_is_data_lantern_db_under_the_working_directory(monkeypatch, tmp_path):

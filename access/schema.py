@@ -1,6 +1,6 @@
 """The serving store's tables, and the triggers that keep the audit log append-only.
 
-See :mod:`serving.store` for what each table holds. :func:`create_schema` creates whatever
+See :mod:`access.store` for what each table holds. :func:`create_schema` creates whatever
 is missing (tables, triggers, the one-row retention policy) in one transaction, so several
 processes may call it at once: SQLite serialises them with ``BEGIN IMMEDIATE``, PostgreSQL
 with an advisory lock.
@@ -42,7 +42,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from serving.permissions import Role
+from access.roles import Role
 
 __all__ = [
     "AUDIT_COLUMNS",
@@ -242,7 +242,7 @@ _SCHEMA_LOCK = 7_406_171_931  # any constant: serialises first-use schema creati
 def create_schema(engine: Engine, audit_months: int) -> None:
     """Create the missing tables and triggers, and the policy row (``audit_months``) if none.
 
-    ``engine`` comes from :class:`serving.store.Store`, whose SQLite transactions begin
+    ``engine`` comes from :class:`access.store.Store`, whose SQLite transactions begin
     IMMEDIATE when ``lantern_write`` is set, so concurrent first uses run one after another.
     """
     with engine.connect() as conn:

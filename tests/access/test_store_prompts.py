@@ -7,8 +7,10 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from serving.schema import judgements
-from serving.store import InvalidJudgementError, Store, UnknownPromptError
+from access.data_protection import subject_access
+from access.records import InvalidJudgementError, UnknownPromptError
+from access.schema import judgements
+from access.store import Store
 
 PROMPT = {
     "child_id": "C42",
@@ -100,7 +102,7 @@ def test_subject_access_holds_only_that_childs_prompts_and_audit_rows(store: Sto
     store.record_judgement(mine.prompt_id, "agree", key_name="bo", note="seen at school")
     store.log_command("subject-access", child_id="C1", purpose="SAR")
     store.log_command("subject-access", child_id="C2", purpose="SAR")
-    held = store.subject_access("C1")
+    held = subject_access(store, "C1")
     assert [p["prompt_id"] for p in held["prompts"]] == [mine.prompt_id]
     assert held["prompts"][0]["judgements"][0]["note"] == "seen at school"
     assert [r["child_id"] for r in held["audit_rows"]] == ["C1"]

@@ -37,7 +37,7 @@ class RetentionPolicy(BaseModel):
         was issued.
     audit_months : int
         Audit rows are removed this long after they were written. The database itself refuses
-        to delete younger audit rows (see :mod:`serving.store`).
+        to delete younger audit rows (see :mod:`access.store`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -46,7 +46,7 @@ class RetentionPolicy(BaseModel):
 
 
 class StoreSettings(BaseModel):
-    """Settings of :class:`serving.store.Store` and :class:`serving.middleware.AuditMiddleware`.
+    """Settings of :class:`access.store.Store` and :class:`serving.middleware.AuditMiddleware`.
 
     Attributes
     ----------
@@ -64,7 +64,7 @@ class StoreSettings(BaseModel):
     busy_timeout_ms : int
         SQLite only: how long a writer waits for another process's write lock.
     audit_writer : {"auto", "event_loop", "thread"}
-        Where the service commits its audit rows (:class:`serving.writer.GroupWriter`):
+        Where the service commits its audit rows (:class:`access.writer.GroupWriter`):
         ``auto`` is the event loop for SQLite and a thread for any other database.
     """
 

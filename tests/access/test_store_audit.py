@@ -5,13 +5,15 @@ from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 
 import pytest
-from serving_fixtures import write_audit_rows
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
+from store_fixtures import write_audit_rows
 
-from serving.config import StoreSettings
-from serving.schema import audit_log, retention_log, retention_policy
-from serving.store import AuditEntry, Outcome, Store, format_model_versions, parse_model_versions
+from access.config import StoreSettings
+from access.data_protection import retention_log_rows
+from access.records import AuditEntry, Outcome, format_model_versions, parse_model_versions
+from access.schema import audit_log, retention_log, retention_policy
+from access.store import Store
 
 
 def entry(**changes) -> AuditEntry:
@@ -118,7 +120,7 @@ def test_the_policy_row_cannot_be_removed_and_its_changes_are_logged(store: Stor
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE retention_policy SET audit_months = 1"))
         assert conn.execute(select(retention_policy.c.audit_months)).scalar() == 1
-    logged = store.retention_log_rows()
+    logged = retention_log_rows(store)
     assert [(r["action"], r["detail"]) for r in logged] == [
         ("policy changed", "audit rows kept 72 -> 1 months")
     ]
@@ -128,7 +130,7 @@ def test_the_policy_row_cannot_be_removed_and_its_changes_are_logged(store: Stor
     with pytest.raises(DBAPIError, match="retention_log is append-only"):
         with store.engine.begin() as conn:
             conn.execute(text("UPDATE retention_log SET detail = 'nothing happened'"))
-    assert len(store.retention_log_rows()) == 1
+    assert len(retention_log_rows(store)) == 1
 
 
 def test_a_command_is_logged_under_the_operating_system_user(store: Store):

@@ -1,10 +1,18 @@
-"""Helpers shared by the serving tests (imported by name, as ``conftest`` is not).
+"""Helpers shared by the access and serving tests (imported by name, as ``conftest`` is not).
 
 - :class:`PostgresServer`: a throwaway PostgreSQL server from Debian's binaries, in a
   temporary folder, reached through a unix socket there (run as ``postgres`` when the tests
   run as root, since PostgreSQL refuses to run as root).
 - :func:`call`: one HTTP request to an ASGI app through ``httpx.ASGITransport``.
 - :func:`write_audit_rows`: a worker for the multi-process writer test.
+
+And the database fixtures, a plugin of the root ``conftest.py``:
+
+- ``pg_server``: one throwaway PostgreSQL server per session (skips, saying why, where
+  Debian's ``postgresql`` binaries are missing); ``pg_url``: a fresh database on it per test.
+- ``sqlite_url``: a fresh SQLite file per test.
+- ``store_url`` / ``store``: parametrised over both backends, so a test taking ``store`` runs
+  on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,14 +25,17 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
 import anyio
 import httpx
+import pytest
 
-from serving.config import StoreSettings
-from serving.store import AuditEntry, Store
+from access.config import StoreSettings
+from access.records import AuditEntry
+from access.store import Store
 
 PG_USER = "lantern_test"
 
@@ -186,3 +197,62 @@ def write_audit_rows(url: str, worker: int, rows: int) -> int:
     finally:
         store.close()
     return rows
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the session, in a temporary folder."""
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        pytest.skip(
+            "PostgreSQL server binaries not found (apt-get install postgresql): no "
+            "/usr/lib/postgresql/*/bin/initdb"
+        )
+    if os.geteuid() == 0:
+        try:
+            import pwd
+
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("PostgreSQL refuses to run as root, and there is no postgres user")
+    server = PostgresServer(bin_dir)
+    try:
+        server.start()
+    except Exception:
+        server.stop()
+        raise
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer) -> str:
+    """A fresh, empty PostgreSQL database."""
+    return pg_server.create_database()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite database file (not yet created)."""
+    return f"sqlite:///{tmp_path / 'lantern.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """A fresh database on each backend."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """A store on a fresh database (each backend); closed afterwards."""
+    store = Store(StoreSettings(url=store_url))
+    try:
+        yield store
+    finally:
+        store.close()

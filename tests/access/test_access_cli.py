@@ -13,17 +13,19 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from serving_fixtures import call
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from store_fixtures import call
 from typer.testing import CliRunner
 
+from access.config import DATABASE_URL_VARIABLE, StoreSettings
+from access.data_protection import months_before, retention_log_rows
+from access.records import looks_like_token
+from access.schema import audit_log
+from access.store import Store
 from lantern.cli import app
-from serving.config import DATABASE_URL_VARIABLE, StoreSettings
 from serving.middleware import AuditMiddleware
-from serving.schema import audit_log
-from serving.store import Store, looks_like_token, months_before
 
 LANTERN = str(Path(sys.executable).with_name("lantern"))
 runner = CliRunner()
@@ -232,7 +234,7 @@ def test_retention_dry_run_then_apply_with_the_policy_from_config(sqlite_url, cl
     with pytest.raises(LookupError):
         cli_store.get_prompt(old.prompt_id)
     assert cli_store.get_prompt(young.prompt_id)
-    assert [r["rows"] for r in cli_store.retention_log_rows()] == [0, 1, 0]
+    assert [r["rows"] for r in retention_log_rows(cli_store)] == [0, 1, 0]
 
 
 # --------------------------------------------------------------------------- subprocesses

@@ -3,7 +3,7 @@
 Every request waits for its own audit row to be committed before its answer leaves, so the
 cost of a commit is on every request's path. A :class:`GroupWriter` takes every row that is
 waiting, writes them (with the prompts they answered) in one transaction with
-:meth:`serving.store.Store.append_audits`, and then wakes each waiting request. Under load a
+:meth:`access.store.Store.append_audits`, and then wakes each waiting request. Under load a
 commit carries many rows; alone, a request waits for one commit as before.
 
 Where the writing happens depends on the database:
@@ -31,7 +31,8 @@ from concurrent.futures import Future
 
 from sqlalchemy.engine import make_url
 
-from serving.store import AuditEntry, AuditRow, PromptRecord, Store
+from access.records import AuditEntry, AuditRow, PromptRecord
+from access.store import Store
 
 __all__ = ["GroupWriter"]
 

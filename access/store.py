@@ -1,7 +1,7 @@
-"""The serving store: API keys, the append-only audit log, prompts issued and judgements.
+"""The access store: API keys, the append-only audit log, prompts issued and judgements.
 
 One SQLAlchemy database (SQLite by default, PostgreSQL for a shared deployment) holds
-(tables and triggers in :mod:`serving.schema`):
+(tables and triggers in :mod:`access.schema`):
 
 ``api_keys``
     Keys are stored as the SHA-256 of the token only; a token is
@@ -10,13 +10,13 @@ One SQLAlchemy database (SQLite by default, PostgreSQL for a shared deployment) 
     :attr:`StoreSettings.key_cache_seconds`). Names are never reused, so an audit row's key
     name always means one key.
 ``audit_log``
-    Append-only. This module has no update or delete of audit rows except
-    :meth:`Store.retention`, and the database refuses the rest itself: a trigger aborts
-    every UPDATE, and every DELETE of a row younger than the period in the one-row table
-    ``retention_policy`` (PostgreSQL also refuses TRUNCATE). Changing the period is recorded
-    by a trigger in ``retention_log``, which is append-only too. The triggers stop mistakes
-    and casual tampering by anyone using the application's database login; a database owner
-    can still drop them, so a shared deployment should give the service a login that may
+    Append-only. Lantern updates no audit row and deletes them only in
+    :func:`access.data_protection.retention_report`, and the database refuses the rest itself: a
+    trigger aborts every UPDATE, and every DELETE of a row younger than the period in the
+    one-row table ``retention_policy`` (PostgreSQL also refuses TRUNCATE). Changing the period is
+    recorded by a trigger in ``retention_log``, which is append-only too. The triggers stop
+    mistakes and casual tampering by anyone using the application's database login; a database
+    owner can still drop them, so a shared deployment should give the service a login that may
     only INSERT and SELECT on ``audit_log``.
 ``prompts`` and ``judgements``
     Each prompt issued, and the practitioners' agree / disagree judgements on it.
@@ -32,344 +32,53 @@ write to one file safely.
 
 from __future__ import annotations
 
-import calendar
 import getpass
-import hashlib
 import json
 import re
-import secrets
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields, replace
-from datetime import UTC, datetime
-from enum import StrEnum
+from dataclasses import asdict, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    create_engine,
-    event,
-    func,
-    or_,
-    select,
-)
+from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
 
-from serving.config import StoreSettings
-from serving.permissions import Role
-from serving.schema import (
-    AUDIT_COLUMNS,
-    api_keys,
-    audit_log,
-    create_schema,
-    judgements,
-    prompts,
-    retention_log,
-    retention_policy,
+from access.config import StoreSettings
+from access.records import (
+    MAX_NOTE_CHARS,
+    VIEWS,
+    ApiKey,
+    AuditEntry,
+    AuditRow,
+    InvalidJudgementError,
+    IssuedKey,
+    Judgement,
+    KeyNameTakenError,
+    Outcome,
+    PromptRecord,
+    UnknownKeyError,
+    UnknownPromptError,
+    clip,
+    hash_token,
+    is_uuid,
+    looks_like_token,
+    new_token,
+    now,
+    prompt_record,
+    storable,
 )
+from access.roles import Role
+from access.schema import api_keys, audit_log, create_schema, judgements, prompts
 
-__all__ = [
-    "ApiKey",
-    "AuditEntry",
-    "AuditRow",
-    "EncodedJSON",
-    "InvalidJudgementError",
-    "IssuedKey",
-    "Judgement",
-    "KeyNameTakenError",
-    "Outcome",
-    "PromptRecord",
-    "RetentionItem",
-    "RetentionReport",
-    "Store",
-    "UnknownKeyError",
-    "UnknownPromptError",
-    "format_model_versions",
-    "hash_token",
-    "months_before",
-    "new_prompt_id",
-    "parse_model_versions",
-    "prompt_record",
-]
+__all__ = ["EncodedJSON", "Store", "operator_name"]
 
-VIEWS = ("agree", "disagree")
-"""A practitioner's judgement on a prompt."""
-
-MAX_NOTE_CHARS = 4000
-_TOKEN = re.compile(r"^lantern_([0-9a-f]{12})_([A-Za-z0-9_-]{40,})$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
-
-
-class Outcome(StrEnum):
-    """What became of a request, in one word."""
-
-    allowed = "allowed"
-    refused = "refused"
-    error = "error"
-
-
-class UnknownPromptError(LookupError):
-    """No prompt has this id (never issued, or removed by retention); the service answers 404."""
-
-
-class InvalidJudgementError(ValueError):
-    """A judgement's view or note is not acceptable; the message says what to send."""
-
-
-class KeyNameTakenError(ValueError):
-    """A key with this name exists (names are never reused)."""
-
-
-class UnknownKeyError(LookupError):
-    """No key has this name."""
-
-
-# --------------------------------------------------------------------------- pure helpers
-
-
-def hash_token(token: str) -> str:
-    """SHA-256 (hex) of an API key: what the database stores instead of the key."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _new_token() -> tuple[str, str]:
-    key_id = secrets.token_hex(6)
-    return key_id, f"lantern_{key_id}_{secrets.token_urlsafe(32)}"
-
-
-def looks_like_token(token: str) -> bool:
-    """Whether ``token`` has the shape of a Lantern key (checked before any look-up)."""
-    return bool(_TOKEN.match(token))
-
-
-def format_model_versions(versions: Mapping[str, str | int]) -> str:
-    """``{"serious_violence": 2, "exclusion_neet": 3}`` -> ``"exclusion_neet=3,serious_violence=2"``.
-
-    The service sends this in the ``x-lantern-model-versions`` response header, and the
-    audit log stores it as text.
-    """
-    return ",".join(f"{name}={versions[name]}" for name in sorted(versions))
-
-
-def parse_model_versions(text_: str | None) -> dict[str, str]:
-    """The inverse of :func:`format_model_versions` (empty for None or "")."""
-    out = {}
-    for pair in (text_ or "").split(","):
-        name, sep, version = pair.strip().partition("=")
-        if sep and name:
-            out[name] = version
-    return out
-
-
-def months_before(moment: datetime, months: int) -> datetime:
-    """The same day and time ``months`` calendar months earlier (the last day if shorter).
-
-    Never later than the databases' own month arithmetic, so rows this selects as expired
-    are ones the audit trigger also sees as expired.
-    """
-    index = moment.year * 12 + moment.month - 1 - months
-    year, month = divmod(index, 12)
-    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
-    return moment.replace(year=year, month=month + 1, day=day)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def storable(text: str) -> str:
-    """``text`` as every backend can store it: a lone surrogate (invalid UTF-8) and NUL (which
-    PostgreSQL refuses) are written as backslash escapes instead of failing the write."""
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text.replace("\x00", "\\x00")
-
-
-def _clip(value: Any, limit: int) -> str | None:
-    if value is None:
-        return None
-    value = storable(str(value))
-    return value if len(value) <= limit else value[: limit - 1] + "…"
-
-
-# --------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    """A stored key (never the key itself).
-
-    Attributes
-    ----------
-    name, role, key_id : str
-        ``key_id`` is the public middle part of the token, to tell keys apart.
-    created_at : datetime
-    revoked_at : datetime or None
-    """
-
-    name: str
-    role: str
-    key_id: str
-    created_at: datetime
-    revoked_at: datetime | None = None
-
-    @property
-    def revoked(self) -> bool:
-        """Whether the key was revoked."""
-        return self.revoked_at is not None
-
-
-@dataclass(frozen=True)
-class IssuedKey:
-    """A key just created: ``token`` is shown once and never stored."""
-
-    key: ApiKey
-    token: str
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One audit row to append (the store adds its id and time).
-
-    Attributes
-    ----------
-    endpoint, method : str
-        Request path and HTTP method (``CLI`` for a ``lantern`` command).
-    outcome : Outcome
-    request_id : str
-    status : int or None
-        HTTP status (None for a command).
-    key_name, role, child_id, purpose, model_versions, detail : str or None
-    """
-
-    endpoint: str
-    method: str
-    outcome: Outcome | str
-    request_id: str
-    status: int | None = None
-    key_name: str | None = None
-    role: str | None = None
-    child_id: str | None = None
-    purpose: str | None = None
-    model_versions: str | None = None
-    detail: str | None = None
-
-
-@dataclass(frozen=True)
-class AuditRow(AuditEntry):
-    """A stored audit row: an :class:`AuditEntry` with its ``id`` and ``at`` (UTC)."""
-
-    id: int = 0
-    at: datetime | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain values, columns in the table's order (``at`` as ISO 8601)."""
-        row = asdict(self)
-        row["at"] = self.at.isoformat() if self.at else None
-        return {name: row[name] for name in AUDIT_COLUMNS}
-
-
-@dataclass(frozen=True)
-class Judgement:
-    """A practitioner's view of a prompt."""
-
-    prompt_id: str
-    view: str
-    note: str | None
-    key_name: str
-    at: datetime
-
-
-@dataclass(frozen=True)
-class PromptRecord:
-    """A prompt issued, with the judgements recorded on it (oldest first)."""
-
-    prompt_id: str
-    child_id: str
-    issued_at: datetime
-    key_name: str
-    purpose: str | None
-    model_versions: str | None
-    prompt: dict[str, Any]
-    judgements: tuple[Judgement, ...] = ()
-    encoded: str | None = field(default=None, repr=False, compare=False)
-    """The prompt exactly as sent (JSON text), when the sender encoded it already."""
-
-
-@dataclass(frozen=True)
-class RetentionItem:
-    """What the retention rule selects (or removed) in one table."""
-
-    table: str
-    rule: str
-    cutoff: datetime
-    rows: int
-    oldest: datetime | None = None
-    newest: datetime | None = None
-
-
-@dataclass(frozen=True)
-class RetentionReport:
-    """One retention run: dry run (``applied`` False) or applied and logged as ``run_id``."""
-
-    applied: bool
-    at: datetime
-    run_id: str
-    items: tuple[RetentionItem, ...] = field(default_factory=tuple)
-
-
-def prompt_record(
-    *,
-    child_id: str,
-    key_name: str,
-    prompt: Mapping[str, Any],
-    purpose: str | None = None,
-    model_versions: str | Mapping[str, str | int] | None = None,
-    issued_at: datetime | None = None,
-    prompt_id: str | None = None,
-    encoded: str | None = None,
-) -> PromptRecord:
-    """A prompt as issued, ready to store (no I/O).
-
-    Parameters
-    ----------
-    child_id : str
-        The child's pseudonymised id.
-    key_name : str
-        The key that asked for it.
-    prompt : mapping
-        The prompt as sent (JSON-serialisable).
-    purpose : str, optional
-        The purpose the practitioner stated.
-    model_versions : str or mapping, optional
-        E.g. ``{"serious_violence": 2}`` (see :func:`format_model_versions`).
-    issued_at : datetime, optional
-        Default: now (UTC).
-    prompt_id : str, optional
-        The id the prompt already carries (a UUID); default :func:`new_prompt_id`.
-    encoded : str, optional
-        ``prompt`` as the JSON text that was sent; stored byte for byte instead of being
-        encoded again.
-    """
-    if prompt_id is not None and not _is_uuid(prompt_id):
-        raise ValueError(f"prompt_id {prompt_id!r} is not a UUID; leave it out for a new one")
-    if not isinstance(model_versions, str | None):
-        model_versions = format_model_versions(model_versions)
-    return PromptRecord(
-        prompt_id=prompt_id or new_prompt_id(),
-        child_id=str(child_id),
-        issued_at=issued_at or _now(),
-        key_name=key_name,
-        purpose=_clip(purpose, 500),
-        model_versions=_clip(model_versions, 500),
-        prompt=dict(prompt),
-        encoded=encoded,
-    )
 
 
 def _prompt_values(record: PromptRecord) -> dict[str, Any]:
@@ -392,33 +101,23 @@ def _json_text(value: Any) -> str:
     return str(value) if isinstance(value, EncodedJSON) else json.dumps(value)
 
 
-def new_prompt_id() -> str:
-    """A new prompt id: a UUID whose first 48 bits are the time in milliseconds (the
-    version 7 layout), so new prompts go to the end of the table's index, not all over it."""
-    millis = time.time_ns() // 1_000_000
-    bits = (millis & (2**48 - 1)) << 80 | secrets.randbits(80)
-    bits = bits & ~(0xF << 76) | 0x7 << 76  # version 7
-    bits = bits & ~(0x3 << 62) | 0x2 << 62  # RFC 4122 variant
-    return str(uuid.UUID(int=bits))
-
-
 _AUDIT_INSERT = audit_log.insert().returning(audit_log.c.id, sort_by_parameter_order=True)
 
 
 def _audit_values(entry: AuditEntry, at: datetime) -> dict[str, Any]:
     return {
         "at": at,
-        "key_name": _clip(entry.key_name, 100),
-        "role": _clip(entry.role, 20),
-        "endpoint": _clip(entry.endpoint, 300),
-        "method": _clip(entry.method, 10),
-        "child_id": _clip(entry.child_id, 200),
-        "purpose": _clip(entry.purpose, 500),
-        "model_versions": _clip(entry.model_versions, 500),
+        "key_name": clip(entry.key_name, 100),
+        "role": clip(entry.role, 20),
+        "endpoint": clip(entry.endpoint, 300),
+        "method": clip(entry.method, 10),
+        "child_id": clip(entry.child_id, 200),
+        "purpose": clip(entry.purpose, 500),
+        "model_versions": clip(entry.model_versions, 500),
         "status": entry.status,
         "outcome": Outcome(entry.outcome).value,
-        "detail": _clip(entry.detail, 500),
-        "request_id": _clip(entry.request_id, 64),
+        "detail": clip(entry.detail, 500),
+        "request_id": clip(entry.request_id, 64),
     }
 
 
@@ -508,14 +207,16 @@ class Store:
         return self._engine
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def writing(self) -> Iterator[Connection]:
+        """A connection in a write transaction (committed on leaving, rolled back on error)."""
         with self.engine.connect() as conn:
             conn.execution_options(lantern_write=True)
             with conn.begin():
                 yield conn
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
+    def reading(self) -> Iterator[Connection]:
+        """A connection in a read transaction."""
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
@@ -569,10 +270,10 @@ class Store:
             raise ValueError(
                 f"role {role!r} is not one of {', '.join(r.value for r in Role)}"
             ) from None
-        key_id, token = _new_token()
-        key = ApiKey(name=name, role=role.value, key_id=key_id, created_at=_now())
+        key_id, token = new_token()
+        key = ApiKey(name=name, role=role.value, key_id=key_id, created_at=now())
         try:
-            with self._write() as conn:
+            with self.writing() as conn:
                 conn.execute(
                     api_keys.insert().values(
                         name=name,
@@ -593,7 +294,7 @@ class Store:
 
     def list_keys(self) -> list[ApiKey]:
         """Every key ever issued (revoked ones too), oldest first."""
-        with self._read() as conn:
+        with self.reading() as conn:
             rows = conn.execute(select(api_keys).order_by(api_keys.c.id)).mappings().all()
         return [_api_key(r) for r in rows]
 
@@ -606,11 +307,11 @@ class Store:
         UnknownKeyError
             If no key has this name.
         """
-        with self._write() as conn:
+        with self.writing() as conn:
             conn.execute(
                 api_keys.update()
                 .where(api_keys.c.name == name, api_keys.c.revoked_at.is_(None))
-                .values(revoked_at=_now())
+                .values(revoked_at=now())
             )
             row = conn.execute(select(api_keys).where(api_keys.c.name == name)).mappings().first()
         if row is None:
@@ -630,7 +331,7 @@ class Store:
         cached = self.cached_key(token, digest)
         if cached is not None:
             return cached
-        with self._read() as conn:
+        with self.reading() as conn:
             row = (
                 conn.execute(select(api_keys).where(api_keys.c.key_hash == digest))
                 .mappings()
@@ -685,11 +386,11 @@ class Store:
         sqlalchemy.exc.SQLAlchemyError
             If anything could not be written (then nothing was).
         """
-        at = _now()
+        at = now()
         values = [_audit_values(entry, at) for entry in entries]
         ids: list[int] = []
         # Statements with parameter lists: one multi-row INSERT each, no per-row compiling.
-        with self._write() as conn:
+        with self.writing() as conn:
             if prompts_issued:
                 conn.execute(prompts.insert(), [_prompt_values(r) for r in prompts_issued])
             if values:
@@ -711,7 +412,7 @@ class Store:
                 method="CLI",
                 outcome=Outcome.allowed,
                 request_id=uuid.uuid4().hex,
-                key_name=f"cli:{_operator()}",
+                key_name=f"cli:{operator_name()}",
                 child_id=child_id,
                 purpose=purpose,
                 detail=detail,
@@ -746,7 +447,7 @@ class Store:
             query = query.where(audit_log.c.child_id == child_id)
         if limit is not None:
             query = query.limit(limit)
-        with self._read() as conn:
+        with self.reading() as conn:
             rows = conn.execute(query).mappings().all()
         return [AuditRow(**dict(r)) for r in rows]
 
@@ -756,7 +457,7 @@ class Store:
         """Store a prompt as issued and return it; takes the arguments of
         :func:`prompt_record`."""
         record = prompt_record(**details)
-        with self._write() as conn:
+        with self.writing() as conn:
             conn.execute(prompts.insert(), [_prompt_values(record)])
         return record
 
@@ -768,12 +469,13 @@ class Store:
         UnknownPromptError
             If there is none.
         """
-        with self._read() as conn:
-            return self._prompt(conn, prompt_id)
+        with self.reading() as conn:
+            return self.prompt_in(conn, prompt_id)
 
-    def _prompt(self, conn: Connection, prompt_id: str) -> PromptRecord:
+    def prompt_in(self, conn: Connection, prompt_id: str) -> PromptRecord:
+        """The prompt with this id and its judgements, read on ``conn`` (see :meth:`get_prompt`)."""
         row = None
-        if _is_uuid(prompt_id):
+        if is_uuid(prompt_id):
             row = (
                 conn.execute(select(prompts).where(prompts.c.prompt_id == prompt_id))
                 .mappings()
@@ -832,129 +534,15 @@ class Store:
             view=view,
             note=None if note is None else storable(note),
             key_name=key_name,
-            at=at or _now(),
+            at=at or now(),
         )
-        with self._write() as conn:
-            self._prompt(conn, prompt_id)
+        with self.writing() as conn:
+            self.prompt_in(conn, prompt_id)
             conn.execute(judgements.insert().values(**asdict(judgement)))
         return judgement
 
-    # ------------------------------------------------------------------ data protection
-
-    def subject_access(self, child_id: str) -> dict[str, Any]:
-        """Everything this store holds about one child: prompts (with their judgements) and
-        audit rows, as plain JSON-ready values."""
-        with self._read() as conn:
-            ids = (
-                conn.execute(
-                    select(prompts.c.prompt_id)
-                    .where(prompts.c.child_id == child_id)
-                    .order_by(prompts.c.issued_at)
-                )
-                .scalars()
-                .all()
-            )
-            records = [self._prompt(conn, i) for i in ids]
-        return {
-            "prompts": [_jsonable(_public(r)) for r in records],
-            "audit_rows": [r.as_dict() for r in self.audit_rows(child_id=child_id)],
-        }
-
-    def retention(self, *, apply: bool = False) -> RetentionReport:
-        """Find (dry run) or remove (``apply=True``) what the retention policy no longer keeps.
-
-        A prompt is removed with all its judgements once it was issued more than
-        ``prompts_months`` ago; an audit row once it was written more than ``audit_months``
-        ago. Applying first sets the database's audit period to the settings' (the change is
-        logged by the database), then removes the rows and writes one ``retention_log`` row
-        per table, all in one transaction.
-
-        Returns
-        -------
-        RetentionReport
-        """
-        policy = self.settings.retention
-        now = _now()
-        run_id = str(uuid.uuid4())
-        prompt_cut = months_before(now, policy.prompts_months)
-        audit_cut = months_before(now, policy.audit_months)
-        old_prompts = select(prompts.c.prompt_id).where(prompts.c.issued_at < prompt_cut)
-        rules = (
-            (
-                judgements,
-                judgements.c.at,
-                or_(judgements.c.prompt_id.in_(old_prompts), judgements.c.at < prompt_cut),
-                f"on prompts issued over {policy.prompts_months} months ago",
-                prompt_cut,
-            ),
-            (
-                prompts,
-                prompts.c.issued_at,
-                prompts.c.issued_at < prompt_cut,
-                f"issued over {policy.prompts_months} months ago",
-                prompt_cut,
-            ),
-            (
-                audit_log,
-                audit_log.c.at,
-                audit_log.c.at < audit_cut,
-                f"written over {policy.audit_months} months ago",
-                audit_cut,
-            ),
-        )
-        items = []
-        with self._write() if apply else self._read() as conn:
-            if apply:
-                conn.execute(
-                    retention_policy.update()
-                    .where(retention_policy.c.id == 1)
-                    .values(audit_months=policy.audit_months)
-                )
-            for table, when, where, rule, cutoff in rules:
-                n, oldest, newest = conn.execute(
-                    select(func.count(), func.min(when), func.max(when)).where(where)
-                ).one()
-                item = RetentionItem(
-                    table=table.name,
-                    rule=rule,
-                    cutoff=cutoff,
-                    rows=n,
-                    oldest=_aware(oldest),
-                    newest=_aware(newest),
-                )
-                if apply:
-                    if n:
-                        n = conn.execute(table.delete().where(where)).rowcount
-                        item = replace(item, rows=n)
-                    conn.execute(
-                        retention_log.insert().values(
-                            at=now,
-                            run_id=run_id,
-                            table_name=item.table,
-                            action="removed",
-                            detail=f"rows {rule}",
-                            cutoff=cutoff,
-                            rows=n,
-                            oldest=item.oldest,
-                            newest=item.newest,
-                            operator=_clip(_operator(), 100),
-                        )
-                    )
-                items.append(item)
-        return RetentionReport(applied=apply, at=now, run_id=run_id, items=tuple(items))
-
-    def retention_log_rows(self) -> list[dict[str, Any]]:
-        """The retention log, oldest first (plain values)."""
-        with self._read() as conn:
-            rows = conn.execute(select(retention_log).order_by(retention_log.c.id)).mappings()
-            return [_jsonable(dict(r)) for r in rows]
-
 
 # --------------------------------------------------------------------------- row helpers
-
-
-def _public(record: PromptRecord) -> dict[str, Any]:
-    return {k: v for k, v in asdict(record).items() if k != "encoded"}
 
 
 def _api_key(row: Mapping[str, Any]) -> ApiKey:
@@ -977,33 +565,8 @@ def _judgement(row: Mapping[str, Any]) -> Judgement:
     )
 
 
-def _aware(value: datetime | str | None) -> datetime | None:
-    # min()/max() over a SQLite column come back as text, without the column's type.
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        return str(uuid.UUID(value)) == value
-    except (ValueError, TypeError, AttributeError):
-        return False
-
-
-def _operator() -> str:
+def operator_name() -> str:
+    """The operating-system user running this process (``unknown`` if it has none)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):

@@ -6,9 +6,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from serving.config import RetentionPolicy, StoreSettings
-from serving.schema import audit_log, retention_policy
-from serving.store import Store, months_before
+from access.config import RetentionPolicy, StoreSettings
+from access.data_protection import (
+    months_before,
+    retention_log_rows,
+    retention_report,
+    subject_access,
+)
+from access.schema import audit_log, retention_policy
+from access.store import Store
 
 DAY = timedelta(days=1)
 PROMPT = {"advisory": "This prompt is advisory.", "reasons": []}
@@ -42,7 +48,7 @@ def populate(store: Store) -> dict[str, str]:
 
 def test_a_dry_run_reports_and_removes_nothing(store: Store):
     ids = populate(store)
-    report = store.retention(apply=False)
+    report = retention_report(store, apply=False)
     assert not report.applied
     assert {i.table: i.rows for i in report.items} == {
         "judgements": 1,
@@ -51,12 +57,12 @@ def test_a_dry_run_reports_and_removes_nothing(store: Store):
     }
     assert store.get_prompt(ids["old"]).judgements  # still there
     assert len(store.audit_rows()) == 2
-    assert store.retention_log_rows() == []
+    assert retention_log_rows(store) == []
 
 
 def test_apply_removes_exactly_what_the_rule_selects_and_logs_it(store: Store):
     ids = populate(store)
-    report = store.retention(apply=True)
+    report = retention_report(store, apply=True)
     assert report.applied
     removed = {i.table: i.rows for i in report.items}
     assert removed == {"judgements": 1, "prompts": 1, "audit_log": 1}
@@ -67,7 +73,7 @@ def test_apply_removes_exactly_what_the_rule_selects_and_logs_it(store: Store):
     assert [j.key_name for j in kept.judgements] == ["cara"]
     assert [r.request_id for r in store.audit_rows()] == ["within-period"]
     # the removal is logged: one row per table, same run, with counts and cutoffs
-    log = store.retention_log_rows()
+    log = retention_log_rows(store)
     assert {r["table_name"]: r["rows"] for r in log} == removed
     assert {r["run_id"] for r in log} == {report.run_id}
     by_table = {r["table_name"]: r for r in log}
@@ -75,9 +81,9 @@ def test_apply_removes_exactly_what_the_rule_selects_and_logs_it(store: Store):
     assert by_table["prompts"]["oldest"] == by_table["prompts"]["newest"]
     assert all(r["operator"] for r in log)
     # applying again removes nothing and says so
-    again = store.retention(apply=True)
+    again = retention_report(store, apply=True)
     assert [i.rows for i in again.items] == [0, 0, 0]
-    assert len(store.retention_log_rows()) == 6
+    assert len(retention_log_rows(store)) == 6
 
 
 def test_a_shorter_audit_period_in_config_moves_the_database_policy_and_is_logged(
@@ -91,11 +97,11 @@ def test_a_shorter_audit_period_in_config_moves_the_database_policy_and_is_logge
         now = datetime.now(UTC)
         insert_audit(store, months_before(now, 24) - 2 * DAY, "past-24")
         insert_audit(store, months_before(now, 24) + 2 * DAY, "within-24")
-        store.retention(apply=True)
+        retention_report(store, apply=True)
         assert [r.request_id for r in store.audit_rows()] == ["within-24"]
         with store.engine.connect() as conn:
             assert conn.execute(select(retention_policy.c.audit_months)).scalar() == 24
-        actions = [(r["action"], r["table_name"]) for r in store.retention_log_rows()]
+        actions = [(r["action"], r["table_name"]) for r in retention_log_rows(store)]
         assert actions[0] == ("policy changed", "audit_log")
         assert actions.count(("removed", "audit_log")) == 1
     finally:
@@ -108,10 +114,10 @@ def test_nothing_in_period_is_removed_on_a_busy_log(store: Store):
         insert_audit(store, now - days * DAY, f"d{days}")
     for i in range(20):
         store.record_prompt(child_id=f"C{i}", key_name="bo", prompt=PROMPT)
-    store.retention(apply=True)
+    retention_report(store, apply=True)
     with store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(audit_log)).scalar() == 4
-    assert len(store.subject_access("C3")["prompts"]) == 1
+    assert len(subject_access(store, "C3")["prompts"]) == 1
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,11 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from serving.config import StoreSettings
-from serving.permissions import Role
-from serving.schema import api_keys
-from serving.store import KeyNameTakenError, Store, UnknownKeyError, hash_token, looks_like_token
+from access.config import StoreSettings
+from access.records import KeyNameTakenError, UnknownKeyError, hash_token, looks_like_token
+from access.roles import Role
+from access.schema import api_keys
+from access.store import Store
 
 
 def test_a_key_is_high_entropy_and_only_its_hash_is_stored(store: Store):
