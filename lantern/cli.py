@@ -46,9 +46,9 @@ from lantern.commands import models as _models  # noqa: E402
 app.command("promote")(_models.promote)
 app.command("retrain")(_models.retrain)
 
-from lantern.commands import audit as _audit  # noqa: E402
+from lantern.commands import fairness as _fairness  # noqa: E402
 
-app.command("audit")(_audit.audit)
+app.command("audit")(_fairness.audit)
 
 from lantern.commands import governance as _governance  # noqa: E402
 

@@ -144,7 +144,7 @@ def test_cli_errors_say_what_is_wrong(tmp_path):
         "--out",
         tmp_path,
     )
-    assert done.returncode == 1 and "--filter 'no_such_column > 1' failed" in done.stdout
+    assert done.returncode == 1 and "filter 'no_such_column > 1' failed" in done.stdout
 
 
 def test_cli_help_lists_the_options():

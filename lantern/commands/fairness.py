@@ -1,10 +1,8 @@
-"""``lantern audit``: the fairness audit of any scores file, written as JSON and HTML.
+"""``lantern audit``: the fairness audit of any scores file, or of a registered model,
+written as JSON and HTML.
 
-A board can audit a tool Lantern did not build: a file with a score column, a 0/1 outcome
-column and group columns is enough. The file's path is handled by :func:`audit_scores_file`;
-the audit itself is :func:`fairness.audit`, and the reports are rendered by
-:mod:`fairness.report`, so another source of scores (a registered model) needs only another
-helper beside :func:`audit_scores_file`.
+The scores file is read and audited by :func:`fairness.scores.audit_scores_file`, a model
+by :func:`training.fairness_audit.audit_model`; the reports are rendered by :mod:`fairness.report`.
 
 Heavy imports happen when the command runs, so that ``lantern --help`` stays quick.
 """
@@ -12,7 +10,6 @@ Heavy imports happen when the command runs, so that ``lantern --help`` stays qui
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,116 +19,14 @@ from rich.table import Table
 from lantern.commands import make_console
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from fairness import AuditReport, AuditResult, FairnessPolicy
+    from fairness.scores import ScoresFile
 
 console = make_console()
 
 
 class AuditInputError(ValueError):
-    """The scores file or the options cannot be audited; the message says what to do."""
-
-
-@dataclass
-class ScoresFile:
-    """Where the audited rows came from: the file, and the rows each filter kept."""
-
-    path: Path
-    rows_read: int
-    filters: list[tuple[str, int]] = field(default_factory=list)
-
-    def describe(self) -> str:
-        """One sentence for the report: file, rows read, each filter and rows kept."""
-        text = f"Read from {self.path.name}: {self.rows_read:,} rows"
-        if self.filters:
-            steps = "; ".join(f"{expr} ({kept:,} kept)" for expr, kept in self.filters)
-            text += f"; filters applied in order: {steps}"
-        return text + "."
-
-
-# --------------------------------------------------------------------------- scores file
-
-
-def read_scores(path: Path) -> pd.DataFrame:
-    """A CSV or Parquet scores file (by its suffix)."""
-    import pandas as pd
-
-    if not path.is_file():
-        raise AuditInputError(f"scores file {path} does not exist; give a CSV or Parquet file")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return pd.read_csv(path)
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    raise AuditInputError(
-        f"scores file {path} is neither .csv nor .parquet; convert it to one of those"
-    )
-
-
-def apply_filters(frame: pd.DataFrame, filters: list[str]) -> tuple[pd.DataFrame, list]:
-    """Keep the rows matching every pandas ``query`` expression, in order.
-
-    Returns
-    -------
-    frame : pandas.DataFrame
-    kept : list of (str, int)
-        Each expression and the rows left after it.
-    """
-    kept = []
-    for expr in filters:
-        try:
-            frame = frame.query(expr)
-        except Exception as err:  # pandas raises many kinds for a bad expression
-            raise AuditInputError(
-                f"--filter {expr!r} failed ({type(err).__name__}: {err}); a filter is a pandas "
-                f"query over the file's columns, e.g. 'is_recid != -1'; columns are: "
-                f"{', '.join(map(str, frame.columns))}"
-            ) from None
-        kept.append((expr, len(frame)))
-    return frame, kept
-
-
-def audit_scores_file(
-    path: Path,
-    *,
-    score_col: str,
-    label_col: str,
-    group_cols: list[str],
-    filters: list[str] | None = None,
-    **options: Any,
-) -> tuple[AuditResult, ScoresFile]:
-    """Read a scores file, apply the filters and audit it.
-
-    Parameters
-    ----------
-    path : Path
-        CSV or Parquet, one row per scored child (or person).
-    score_col, label_col : str
-        Score and 0/1 outcome columns.
-    group_cols : list of str
-        Group columns.
-    filters : list of str, optional
-        pandas ``query`` expressions applied in order (e.g. ProPublica's COMPAS filters).
-    **options
-        Passed to :func:`fairness.audit` (threshold, top_k, true_label, baseline, ...).
-
-    Returns
-    -------
-    AuditResult
-    ScoresFile
-        The provenance of the audited rows.
-    """
-    from fairness import audit
-
-    frame = read_scores(path)
-    source = ScoresFile(path=path, rows_read=len(frame))
-    frame, source.filters = apply_filters(frame, list(filters or []))
-    try:
-        result = audit(frame, score=score_col, label=label_col, groups=group_cols, **options)
-    except ValueError as err:
-        raise AuditInputError(str(err)) from None
-    return result, source
+    """An option cannot be used; the message says what to give instead."""
 
 
 # --------------------------------------------------------------------------- options
@@ -283,6 +178,7 @@ def audit(
     Writes OUT/fairness.json (schema lantern.fairness/1) and OUT/fairness.html (self-contained).
     """
     from fairness import load_previous, prepare_report, write_reports
+    from fairness.scores import audit_scores_file
 
     started = time.perf_counter()
     if model:
@@ -351,7 +247,7 @@ def audit(
 
 def _audit_model(name: str, version: str | None, *, n_boot: int, seed: int) -> None:
     from models.tracking import TrackingSettings
-    from training.audit import audit_model
+    from training.fairness_audit import audit_model
 
     try:
         with console.status(f"auditing {name}"):
@@ -427,7 +323,7 @@ def print_summary(report: AuditReport, source: ScoresFile | None = None) -> None
 
 
 def _grouping_table(r: AuditResult, g, metrics: list[str], noun: str) -> Table:
-    from fairness.report import COLUMN_NAMES
+    from fairness.report_html import COLUMN_NAMES
     from fairness.result import ANY, RECORDED
 
     table = Table(title=f"{g.name} (reference {g.reference})", title_justify="left")
