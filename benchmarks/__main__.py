@@ -57,7 +57,7 @@ STAGES = {
         "import numpy as np, pandas as pd\n"
         "from fairlearn.metrics import MetricFrame, false_negative_rate, selection_rate\n"
         "from fairness import audit\n"
-        "from training.audit import GROUPS, INTERSECTIONS\n"
+        "from training.fairness_audit import GROUPS, INTERSECTIONS\n"
         "from models.scoring import ScoringModel, as_matrix\n"
         "from training.pipeline import labelled_truth\n"
         "table = pd.read_parquet(r'{data}/features.parquet')\n"

@@ -59,7 +59,7 @@ STAGES = {
         "print(f'{{len(table):,}} rows')\n"
     ),
     "features dask": (
-        "from features.engine import ClusterSettings, build_features_dask, dates_rule, "
+        "from features.distributed import ClusterSettings, build_features_dask, dates_rule, "
         "open_client\n"
         "with open_client(ClusterSettings(n_workers={workers})) as client:\n"
         "    t = build_features_dask({data!r}, dates_rule(), client, "
@@ -84,9 +84,9 @@ STAGES = {
     "train dask": (
         "import pandas as pd\n"
         "from benchmarks.scale import describe\n"
-        "from features.engine import ClusterSettings, open_client\n"
+        "from features.distributed import ClusterSettings, open_client\n"
         "from training.config import load_training_settings\n"
-        "from training.engine import train_outcome_dask\n"
+        "from training.distributed import train_outcome_dask\n"
         "table = pd.read_parquet({data!r} + '/features.parquet')\n"
         "truth = pd.read_parquet({data!r} + '/ground_truth/outcome_probabilities.parquet')\n"
         "settings = load_training_settings().model_copy(update={{'bootstrap': {bootstrap}}})\n"
@@ -99,7 +99,7 @@ STAGES = {
         "print('; '.join(out))\n"
     ),
     "score+explain dask": (
-        "from features.engine import ClusterSettings, open_client, read_features_dask\n"
+        "from features.distributed import ClusterSettings, open_client, read_features_dask\n"
         "from explain.batch import explain_partitions, score_partitions\n"
         "from models.scoring import ScoringModel\n"
         "model = ScoringModel.load({data!r} + '/model-dask')\n"

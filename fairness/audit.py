@@ -24,7 +24,7 @@ Why not ``MetricFrame`` itself: at 40,000 rows one ``MetricFrame`` of these metr
 about 3 s per grouping here, and its bootstrap resamples in a Python loop (about 1 s per
 replicate for one grouping and two metrics), so 5 groupings x 1,000 replicates would take
 over an hour; its rates are also 0, not undefined, for a group without positives. Here every
-number comes from one weighted engine (:mod:`fairness.engine`): the point estimate is a
+number comes from one weighted engine (:mod:`fairness.weighted`): the point estimate is a
 replicate with every weight 1, and the tests check the numbers against ``MetricFrame``,
 scikit-learn and plain pandas.
 
@@ -42,7 +42,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from fairness.engine import CellSums, RankedCells, replicate_chunks, unit_weights
 from fairness.groups import Grouping, make_groupings, reference_of
 from fairness.result import (
     ANY,
@@ -67,6 +66,7 @@ from fairness.result import (
 )
 from fairness.stats import percentile_interval, ratio
 from fairness.threshold import operating_point, score_bins
+from fairness.weighted import CellSums, RankedCells, replicate_chunks, unit_weights
 
 # --------------------------------------------------------------------------- inputs
 

@@ -195,7 +195,7 @@ def train_outcome(
     """Split, fit, calibrate and evaluate one outcome's model (no MLflow).
 
     ``fit(table, split, features, outcome, settings)`` fits the calibrated model; default
-    :func:`fit_model` on this machine (:mod:`training.engine` passes one that fits on a
+    :func:`fit_model` on this machine (:mod:`training.distributed` passes one that fits on a
     Dask cluster).
     """
     registry = default_registry() if registry is None else registry

@@ -224,7 +224,8 @@ def promote_challenger(
     """Put the challenger to the promotion gate.
 
     A promoted version's transparency record is governance's to write
-    (:func:`governance.record.log_record`); the caller logs it after a promotion.
+    (:func:`governance.transparency.log_transparency_record`); the caller logs it after a
+    promotion.
 
     The gates compare the challenger with the champion on the challenger's own test rows
     (AUC and calibration) and read the challenger's fairness audit (``lantern audit``).

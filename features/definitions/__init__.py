@@ -1,6 +1,6 @@
 """Lantern's features, one module per source; each function is one column.
 
-Read a module to see exactly how its columns are computed; ``lantern features --list``
+Read a module to see exactly how its columns are computed; ``lantern registry``
 prints the registry they make.
 """
 

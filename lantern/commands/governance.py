@@ -63,12 +63,16 @@ def record(
     registry and the partnership file. What the partnership has not supplied is shown as
     "Not supplied by the partnership", with what to add and where.
     """
-    from governance.record import gather_record, log_record, render_markdown
+    from governance.transparency import (
+        gather_transparency_record,
+        log_transparency_record,
+        render_markdown,
+    )
     from models.tracking import TrackingSettings
 
     facts = load_partnership_or_exit(partnership)
     settings = TrackingSettings()
-    build = log_record if log else gather_record
+    build = log_transparency_record if log else gather_transparency_record
     try:
         found = build(model, version, settings, facts)
     except (LookupError, ValueError) as err:
@@ -115,9 +119,10 @@ def overview(
     Every snapshot of the feature table is scored by each model's champion; its latest
     fairness audit is read from MLflow. Small cells are suppressed.
     """
+    from fairness.page import write_whole
     from features.outcomes import load_outcomes
-    from governance.overview import overview_for_partnership
-    from governance.overview_report import render_overview_html, render_overview_json, write_text
+    from governance.overview_report import render_overview_html, render_overview_json
+    from governance.overview_store import overview_for_partnership
     from models.tracking import TrackingSettings
 
     settings = TrackingSettings()
@@ -134,10 +139,10 @@ def overview(
     except (LookupError, ValueError) as err:
         console.print(f"[red]{err}[/]", soft_wrap=True)
         raise typer.Exit(code=1) from None
-    write_text(out, render_overview_html(found))
+    write_whole(out, render_overview_html(found))
     typer.echo(f"wrote {out}", err=True)
     if json_out:
-        write_text(json_out, render_overview_json(found))
+        write_whole(json_out, render_overview_json(found))
         typer.echo(f"wrote {json_out}", err=True)
     alerts = found.highlights[found.highlights["alert"]]
     for note in found.notes:

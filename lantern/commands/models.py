@@ -33,7 +33,7 @@ def promote(
     challenger's own test rows, and the fairness audit. A refusal changes nothing and exits 1.
     A promoted version gets its transparency record (record/) logged to its run.
     """
-    from governance.record import log_record
+    from governance.transparency import log_transparency_record
     from models.tracking import TrackingSettings
     from training.promotion import PromotionPolicy
     from training.retrain import promote_challenger
@@ -55,7 +55,7 @@ def promote(
     console.print(decision.summary())
     if not decision.promoted:
         raise typer.Exit(code=1)
-    log_record(model, decision.version, tracking, facts)
+    log_transparency_record(model, decision.version, tracking, facts)
     console.print(f"  transparency record logged to v{decision.version}'s run (record/)")
 
 

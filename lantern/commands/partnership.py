@@ -246,7 +246,7 @@ def _features_on_dask(
     outcomes: Path | None,
     scheduler: str | None,
 ) -> None:
-    from features.engine import ClusterSettings, build_features_dask, dates_rule, open_client
+    from features.distributed import ClusterSettings, build_features_dask, dates_rule, open_client
     from features.outcomes import load_outcomes
 
     started = time.perf_counter()

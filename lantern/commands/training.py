@@ -107,7 +107,7 @@ def train(
             )
             ground_truth = pd.read_parquet(truth_path) if truth_path else None
             if client is not None:
-                from training.engine import train_and_register_dask
+                from training.distributed import train_and_register_dask
 
                 train_and_register = partial(train_and_register_dask, client=client)
             with progress_bar() as progress:
@@ -139,7 +139,7 @@ def _cluster(engine: Engine, scheduler: str | None):
     """A Dask client for --engine dask (closed, with any local cluster, on exit); else None."""
     if engine != Engine.dask:
         return nullcontext()
-    from features.engine import ClusterSettings, open_client
+    from features.distributed import ClusterSettings, open_client
 
     return open_client(ClusterSettings(scheduler=scheduler))
 
@@ -150,7 +150,7 @@ def _build_features(data: Path, definitions, client=None):
     from features.pointintime import index_records
 
     if client is not None:
-        from features.engine import build_features_dask, dates_rule
+        from features.distributed import build_features_dask, dates_rule
 
         with console.status("building features on dask"):
             table = build_features_dask(data, dates_rule(), client, outcomes=definitions)

@@ -18,7 +18,7 @@ from fairlearn.metrics import (
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
 from fairness import audit
-from fairness.engine import replicate_chunks
+from fairness.weighted import replicate_chunks
 
 THRESHOLD = 0.45
 GROUPS = ["ethnicity", "send", "sex"]

@@ -112,7 +112,7 @@ def governance_store(
     """
     from governance.datasheet import log_datasheet
     from governance.partnership import PartnershipSettings
-    from training.audit import audit_model
+    from training.fairness_audit import audit_model
 
     folder = tmp_path_factory.mktemp("governance_store")
     work = folder / "work"

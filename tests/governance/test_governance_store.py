@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from governance.partnership import EXAMPLE_FILE, NOT_SUPPLIED
-from governance.record import PARTNERSHIP_FIELDS, TIER_2_SECTIONS
+from governance.transparency import PARTNERSHIP_FIELDS, TIER_2_SECTIONS
 from lantern.cli import app
 from models.artifacts import (
     DATASHEET_JSON,

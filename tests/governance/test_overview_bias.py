@@ -22,7 +22,7 @@ from features.synth import SynthConfig, generate
 from governance.overview import partnership_overview
 from governance.overview_report import render_overview_html
 from models.scoring import as_matrix
-from training.audit import audit_test_rows
+from training.fairness_audit import audit_test_rows
 from training.pipeline import scored_test_rows, train_outcome
 
 CHILDREN = 15_000

@@ -27,7 +27,7 @@ from notebook_runs import (
 )
 
 from fairness import AuditResult
-from governance.record import render_markdown
+from governance.transparency import render_markdown
 from models.artifacts import FAIRNESS_ARTIFACT, FAIRNESS_REPORT_JSON, RECORD_JSON, RECORD_MD
 from training.compare import compare
 from training.drift import reading

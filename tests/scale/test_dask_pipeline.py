@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from explain.batch import explain_partitions, score_partitions
 from features.build import KEY_COLUMNS, default_snapshot_dates, label_column
-from features.engine import (
+from features.distributed import (
     ClusterSettings,
     build_features_dask,
     dates_rule,
@@ -34,7 +34,7 @@ from features.engine import (
 from features.registry import FeatureSpec, Registry, default_registry
 from models.scoring import ScoringModel, as_matrix
 from training.config import DEFAULT_CONFIG, load_training_settings
-from training.engine import temporal_split_dask, train_outcome_dask
+from training.distributed import temporal_split_dask, train_outcome_dask
 from training.pipeline import train_outcome
 
 LANTERN = Path(sys.executable).with_name("lantern")

@@ -4,9 +4,9 @@ The audit reads the version's own test rows (held-out children at the test date)
 team's capacity (the top 2%), audits by ethnicity, SEND and sex and their intersections, puts
 the indicator-count rule beside it, and, on synthetic data, the true outcomes beside the
 recorded ones, with the recording disparity measured on every labelled child-snapshot the run
-logged (it reads no score, and the test rows alone are too few to see a 1.5-fold disparity
-for a group of 6% of children). Its reports and the policy's verdict are logged to the version's run, where
-``lantern promote`` reads the verdict (``fairness/result.json``).
+logged (it reads no score, and the test rows alone are too few to see a 1.5-fold disparity for a
+group of 6% of children). Its reports and the policy's verdict are logged to the version's run,
+where ``lantern promote`` reads the verdict (``fairness/result.json``).
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
-from fairness.engine import CellSums, RankedCells, replicate_chunks, unit_weights
 from fairness.stats import percentile_interval
 from fairness.threshold import operating_point, score_bins
+from fairness.weighted import CellSums, RankedCells, replicate_chunks, unit_weights
 
 
 @st.composite

@@ -15,7 +15,7 @@ from governance.partnership import (
     load_partnership,
     not_supplied,
 )
-from governance.record import (
+from governance.transparency import (
     PARTNERSHIP_FIELDS,
     TIER_1_FIELDS,
     TIER_2_SECTIONS,

@@ -4,10 +4,10 @@ want the detail.
 
 ``transparency_record`` builds the record (a dict, logged as JSON) from the version's model
 card, fairness result, training metrics and datasheet, the feature registry and what the
-partnership has supplied; ``render_markdown`` writes it for people and computes nothing.
-What only the partnership can say (owners, contact, impact assessments, lawful basis...) is
-shown as not supplied until its partnership file says it: never invented. ``log_record``
-is the edge: it reads the inputs from MLflow and logs the record to the version's run.
+partnership has supplied; ``render_markdown`` writes it for people and computes nothing. What
+only the partnership can say (owners, contact, impact assessments, lawful basis...) is shown as
+not supplied until its partnership file says it: never invented. ``log_transparency_record`` is
+the edge: it reads the inputs from MLflow and logs the record to the version's run.
 """
 
 from __future__ import annotations
@@ -562,7 +562,7 @@ def render_markdown(record: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------- the edge
 
 
-def gather_record(
+def gather_transparency_record(
     name: str,
     version: str | None,
     settings: TrackingSettings,
@@ -625,7 +625,7 @@ def gather_record(
     )
 
 
-def log_record(
+def log_transparency_record(
     name: str,
     version: str | None,
     settings: TrackingSettings,
@@ -649,7 +649,7 @@ def log_record(
     dict
         The record, also logged as :data:`RECORD_JSON` and :data:`RECORD_MD`.
     """
-    record = gather_record(name, version, settings, partnership)
+    record = gather_transparency_record(name, version, settings, partnership)
     client = settings.client()
     run_id = record["model"]["run_id"]
     client.log_dict(run_id, record, RECORD_JSON)

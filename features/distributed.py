@@ -102,7 +102,7 @@ def current_client(client: Client | None) -> Client:
         return get_client()
     except ValueError:
         raise ValueError(
-            "no Dask client: pass client=, or open one first (features.engine.open_client)"
+            "no Dask client: pass client=, or open one first (features.distributed.open_client)"
         ) from None
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from explain.record import RANGES, RecordError, validate_record
+from explain.feature_record import RANGES, FeatureRecordError, validate_feature_record
 from features.build import AUDIT_COLUMNS
 from features.registry import default_registry
 
@@ -48,7 +48,7 @@ def valid_records(draw):
 
 @given(valid_records())
 def test_a_valid_record_comes_back_in_model_order_with_nan_for_not_recorded(record):
-    values = validate_record(record, FEATURES, REGISTRY)
+    values = validate_feature_record(record, FEATURES, REGISTRY)
     assert values.shape == (len(FEATURES),) and values.dtype == np.float64
     for i, name in enumerate(FEATURES):
         if record.get(name) is None:
@@ -68,8 +68,8 @@ def records_with_one_bad_value(draw):
 @given(records_with_one_bad_value())
 def test_one_bad_value_is_named_with_a_hint(case):
     record, bad = case
-    with pytest.raises(RecordError) as caught:
-        validate_record(record, FEATURES, REGISTRY)
+    with pytest.raises(FeatureRecordError) as caught:
+        validate_feature_record(record, FEATURES, REGISTRY)
     assert [p["field"] for p in caught.value.problems] == [bad]
     (problem,) = caught.value.problems
     assert problem["problem"] and problem["hint"]
@@ -96,8 +96,8 @@ def test_every_problem_is_collected_and_named():
         "ed_attendances_12m": math.inf,
         "neet_now": None,
     }
-    with pytest.raises(RecordError) as caught:
-        validate_record(record, FEATURES, REGISTRY)
+    with pytest.raises(FeatureRecordError) as caught:
+        validate_feature_record(record, FEATURES, REGISTRY)
     problems = {p["field"]: p for p in caught.value.problems}
     assert set(problems) == set(record) - {"neet_now"}
     message = str(caught.value)
@@ -130,14 +130,16 @@ def test_every_problem_is_collected_and_named():
 
 def test_a_registry_feature_the_model_does_not_read_is_refused():
     features = ["attendance_12m", "suspensions_12m"]
-    with pytest.raises(RecordError, match="'neet_now': is a feature this model does not read"):
-        validate_record({"neet_now": 1}, features, REGISTRY)
+    with pytest.raises(
+        FeatureRecordError, match="'neet_now': is a feature this model does not read"
+    ):
+        validate_feature_record({"neet_now": 1}, features, REGISTRY)
 
 
 def test_an_empty_record_is_all_not_recorded_and_a_non_object_is_refused():
-    assert np.isnan(validate_record({}, FEATURES, REGISTRY)).all()
-    with pytest.raises(RecordError, match="not an object of feature values"):
-        validate_record([0.9, 1], FEATURES, REGISTRY)
+    assert np.isnan(validate_feature_record({}, FEATURES, REGISTRY)).all()
+    with pytest.raises(FeatureRecordError, match="not an object of feature values"):
+        validate_feature_record([0.9, 1], FEATURES, REGISTRY)
 
 
 def test_every_row_of_a_real_feature_table_passes(explain_table, explain_registry):
@@ -145,7 +147,7 @@ def test_every_row_of_a_real_feature_table_passes(explain_table, explain_registr
     rows = explain_table[features].iloc[:: max(1, len(explain_table) // 400)]
     for row in rows.to_dict("records"):
         record = {k: (None if np.isnan(v) else v) for k, v in row.items()}
-        values = validate_record(record, features, explain_registry)
+        values = validate_feature_record(record, features, explain_registry)
         np.testing.assert_array_equal(values, np.array([row[f] for f in features], dtype=float))
     # every unit's range holds the whole table, not just the sample
     for name in features:

@@ -2,7 +2,7 @@
 
 A missing key or a JSON null means "not recorded": the value becomes NaN and the prompt lists
 it among the missing records. Everything else that is wrong is collected, so the sender sees
-every problem at once, and raised together as :class:`RecordError`.
+every problem at once, and raised together as :class:`FeatureRecordError`.
 
 Ranges by unit (the synthetic partnership's feature table lies well inside them): a rate is a
 share from 0 to 1; a flag is 0 or 1; counts are whole numbers of 0 or more; days and months
@@ -54,7 +54,7 @@ HINTS = {
 }
 
 
-class RecordError(ValueError):
+class FeatureRecordError(ValueError):
     """A feature record with problems; ``problems`` lists each as field, problem and hint."""
 
     def __init__(self, problems: list[dict[str, str]]):
@@ -67,7 +67,7 @@ class RecordError(ValueError):
         return f"the feature record has {count}: " + "; ".join(lines)
 
 
-def validate_record(
+def validate_feature_record(
     record: Mapping[str, object], features: list[str], registry: Registry
 ) -> np.ndarray:
     """Check a feature record and return its values in model order.
@@ -89,11 +89,11 @@ def validate_record(
 
     Raises
     ------
-    RecordError
+    FeatureRecordError
         Listing every unknown or protected field and every bad value.
     """
     if not isinstance(record, Mapping):
-        raise RecordError(
+        raise FeatureRecordError(
             [
                 {
                     "field": "(record)",
@@ -125,7 +125,7 @@ def validate_record(
             else:
                 values[position[name]] = float(value)
     if problems:
-        raise RecordError(problems)
+        raise FeatureRecordError(problems)
     return values
 
 
