@@ -11,21 +11,15 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, NullLocator
 
-from fairness.plots import BAND_COLOUR, RATIO_TICKS, data_uri
+from fairness.page import render_page
+from fairness.plots import data_uri
 from fairness.policy import LABELS
-from fairness.templates import STYLE
-from governance.overview import REASONS, SCHEMA, Overview
+from governance.overview_plots import trend_figure
+from governance.overview_result import REASONS, SCHEMA, Overview
 
 GROUPING_NAMES = {
     "area": "Area",
@@ -500,44 +494,16 @@ def _latest_table(
 
 def _trend_figure(overview: Overview, model: str, grouping: str) -> str:
     g = overview.groups
-    g = g[(g["model"] == model) & (g["grouping"] == grouping)]
-    groups = list(dict.fromkeys(g["group"]))
-    dates = sorted(g["snapshot_date"].unique())
     lo, hi = overview.settings.tolerance
-    fig = Figure(figsize=(8.5, 4.2))
-    FigureCanvasAgg(fig)
-    fig.subplots_adjust(left=0.09, right=0.75, bottom=0.16, top=0.88)
-    ax = fig.add_subplot()
-    ax.axhspan(lo, hi, color=BAND_COLOUR, zorder=0, label=f"band {lo:g}-{hi:g}")
-    ax.axhline(1.0, color="grey", linewidth=0.8)
-    x = {d: i for i, d in enumerate(dates)}
-    shift = np.linspace(-0.12, 0.12, max(len(groups), 1))
-    for k, group in enumerate(groups):
-        rows = g[(g["group"] == group) & g["ratio"].notna()]
-        if rows.empty:
-            continue
-        xs = np.array([x[d] for d in rows["snapshot_date"]]) + shift[k]
-        ratio = rows["ratio"].to_numpy(float)
-        err = [
-            np.clip(ratio - rows["ratio_low"].to_numpy(float), 0, None),
-            np.clip(rows["ratio_high"].to_numpy(float) - ratio, 0, None),
-        ]
-        ax.errorbar(
-            xs, ratio, yerr=err, marker="o", markersize=4, capsize=2, linewidth=1.2, label=group
-        )
-    ax.set_yscale("log")
-    bottom, top = ax.get_ylim()
-    bottom, top = min(bottom, lo / 1.15), max(top, hi * 1.15)
-    ax.set_ylim(bottom, top)
-    ax.set_yticks([t for t in RATIO_TICKS if bottom <= t <= top])
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_minor_locator(NullLocator())
-    ax.set_xticks(range(len(dates)), [fmt_date(d) for d in dates], rotation=30, fontsize=8)
-    ax.set_ylabel("share of flagged / share of children")
-    ax.set_title(f"{model}: disproportionality by {GROUPING_NAMES[grouping].lower()}", fontsize=10)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    name = GROUPING_NAMES[grouping].lower()
+    fig = trend_figure(
+        g[(g["model"] == model) & (g["grouping"] == grouping)],
+        tolerance=overview.settings.tolerance,
+        title=f"{model}: disproportionality by {name}",
+        date_label=fmt_date,
+    )
     alt = (
-        f"{model}: disproportionality ratio of each {GROUPING_NAMES[grouping].lower()} group at "
+        f"{model}: disproportionality ratio of each {name} group at "
         f"each snapshot, with {_level(overview)} intervals, against the band {lo:g} to {hi:g}; "
         "suppressed figures are not drawn. The figures are in the tables beside it."
     )
@@ -699,41 +665,11 @@ def _sections(overview: Overview) -> list[tuple[str, str, str]]:
     return sections
 
 
-PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>{style}</style>
-</head>
-<body>
-<header>
-<h1>{title}</h1>
-<p class="meta">{meta}</p>
-</header>
-<nav aria-label="Contents"><ol>{contents}</ol></nav>
-<main>
-{sections}
-</main>
-<footer class="small"><p>Schema {schema}. Generated {generated} by {generator}.
-Everything this page needs is inside it; it opens without a network.</p></footer>
-</body>
-</html>
-"""
-
 TITLE = "Partnership overview"
 
 
 def render_overview_html(overview: Overview) -> str:
     """The overview as one self-contained HTML page (also served at ``/ui/overview``)."""
-    sections = _sections(overview)
-    body = "\n".join(
-        f'<section id="{_e(anchor)}" aria-labelledby="{_e(anchor)}-h">'
-        f'<h2 id="{_e(anchor)}-h">{_e(heading)}</h2>\n{content}</section>'
-        for anchor, heading, content in sections
-    )
-    contents = "".join(f'<li><a href="#{_e(a)}">{_e(h)}</a></li>' for a, h, _ in sections)
     m = overview.models
     meta = (
         f"Snapshots from {fmt_date(m['first_snapshot'].min())} to "
@@ -741,34 +677,17 @@ def render_overview_html(overview: Overview) -> str:
         f"{_e(', '.join(m['model']))} &middot; band {_band(overview)} &middot; cells under "
         f"{fmt_count(overview.settings.min_cell)} children suppressed"
     )
-    return PAGE.format(
+    return render_page(
         title=TITLE,
-        style=STYLE + EXTRA_STYLE,
         meta=meta,
-        contents=contents,
-        sections=body,
+        sections=_sections(overview),
         schema=SCHEMA,
-        generated=_e(overview.generated_at),
-        generator=_e(overview.generator),
+        generated=overview.generated_at,
+        generator=overview.generator,
+        extra_style=EXTRA_STYLE,
     )
 
 
 def render_overview_json(overview: Overview) -> str:
     """The overview as JSON text (schema ``lantern.overview/1``; missing numbers are null)."""
     return json.dumps(overview.to_dict(), indent=1, ensure_ascii=False, allow_nan=False)
-
-
-def write_text(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` whole or not at all (a temporary file, then a rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

@@ -99,7 +99,7 @@ def test_html_is_self_contained(written):
 
 def test_html_has_every_required_section(written):
     _, html, _ = written
-    headings = re.findall(r"<h2>(.*?)</h2>", html)
+    headings = re.findall(r"<h2[^>]*>(.*?)</h2>", html)
     assert headings == list(templates.SECTIONS.values())
     for heading in (
         "Purpose and label definition",
@@ -114,7 +114,7 @@ def test_html_has_every_required_section(written):
         "Operating point and threshold rationale",
         "What changed since the last audit",
     ):
-        assert f"<h2>{heading}</h2>" in html
+        assert heading in headings
     assert "recorded as victim or suspect of serious violence" in html
     assert "First audit" in html
     assert "baseline" in html.split('id="baseline"')[1].split("</section>")[0]

@@ -9,14 +9,8 @@ import pandas as pd
 import pytest
 from overview_fixtures import CAPACITY, DATES, LABEL, MODEL, Z, make_table, recording_doc
 
-from governance.overview import (
-    AGE_BANDS,
-    MISSING,
-    OverviewSettings,
-    age_band,
-    audit_rows,
-    partnership_overview,
-)
+from governance.overview import age_band, audit_rows, partnership_overview
+from governance.overview_result import AGE_BANDS, MISSING, OverviewSettings
 
 
 @pytest.fixture(scope="module")

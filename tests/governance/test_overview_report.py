@@ -12,7 +12,8 @@ import pytest
 from governance_checks import BANNED
 from overview_fixtures import CAPACITY, MODEL, make_table, recording_doc
 
-from governance.overview import SCHEMA, partnership_overview
+from fairness.page import write_whole
+from governance.overview import partnership_overview
 from governance.overview_report import (
     fmt_count,
     fmt_percent,
@@ -20,8 +21,8 @@ from governance.overview_report import (
     fmt_ratio,
     render_overview_html,
     render_overview_json,
-    write_text,
 )
+from governance.overview_result import SCHEMA
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +192,7 @@ def test_json_has_every_table_and_no_nan(overview, tmp_path):
     assert suppressed and all(r["n"] is None and r["ratio"] is None for r in suppressed)
     first = data["groups"][0]
     assert first["snapshot_date"] == f"{overview.groups['snapshot_date'].iloc[0]:%Y-%m-%d}"
-    path = write_text(tmp_path / "out" / "overview.json", text)
+    path = write_whole(tmp_path / "out" / "overview.json", text)
     assert path.read_text() == text and [p.name for p in path.parent.iterdir()] == [path.name]
 
 

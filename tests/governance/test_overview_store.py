@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from fairness.snapshot import CHROMIUM, CHROMIUM_ARGS
 from fairness.threshold import operating_point
-from governance.overview import SCHEMA
+from governance.overview_result import SCHEMA
 from lantern.cli import app
 from models.scoring import as_matrix
 from models.tracking import TrackingSettings, get_alias

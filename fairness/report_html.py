@@ -1,0 +1,651 @@
+"""The HTML report of an audit: a self-contained page, one section per heading of
+:data:`fairness.templates.SECTIONS`.
+
+Rendered from an :class:`~fairness.report.AuditReport` and computing nothing: every number is
+one the :class:`~fairness.result.AuditResult` holds, formatted. Figures are embedded as base64
+PNG and the style inline, so the page opens offline; the words are :mod:`fairness.templates`'.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from fairness import templates as t
+from fairness.page import render_page
+from fairness.policy import LABELS, FairnessPolicy
+from fairness.result import ANY, OVERALL, REASONS, RECORDED, SCHEMA, TRUE, AuditResult
+
+if TYPE_CHECKING:
+    from fairness.report import AuditReport
+
+__all__ = ["COLUMN_NAMES", "DEFAULT_PLOT_METRICS", "render_html"]
+
+PERCENT = {
+    "population_share",
+    "selection_rate",
+    "flagged_share",
+    "base_rate",
+    "tpr",
+    "fpr",
+    "fnr",
+    "precision",
+}
+COLUMN_NAMES = {
+    "population_share": "share of all",
+    "mean_score": "mean score",
+    "selection_rate": "selection rate",
+    "flagged_share": "share of flagged",
+    "base_rate": "base rate",
+    "tpr": "recall (TPR)",
+    "fpr": "FPR",
+    "fnr": "FNR",
+    "precision": "precision",
+    "auc": "AUC",
+    "recording_ratio": "recorded / true base rate",
+}
+RESULT_COLUMNS = [
+    "base_rate",
+    "selection_rate",
+    "tpr",
+    "fnr",
+    "fpr",
+    "precision",
+    "auc",
+    "mean_score",
+]
+TRUTH_COLUMNS = ["base_rate", "tpr", "fnr", "fpr", "precision"]
+DEFAULT_PLOT_METRICS = ["fnr", "tpr", "selection_rate", "fpr"]
+
+
+def _plots():
+    """:mod:`fairness.plots`, imported when a report is drawn (matplotlib is slow to load)."""
+    from fairness import plots
+
+    return plots
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _num(value: float, metric: str) -> str:
+    """A number as shown: rates as percentages, ratios and scores to 2-3 places."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if metric in PERCENT:
+        return f"{100 * value:.1f}%"
+    if metric == "ratio":
+        return f"{value:.2f}"
+    return f"{value:.3g}" if abs(value) >= 1000 else f"{value:.3f}"
+
+
+def _with_interval(value: float, low: float, high: float, metric: str) -> str:
+    point = _num(value, metric)
+    if low is None or math.isnan(low):
+        return point
+    lo, hi = _num(low, metric).rstrip("%"), _num(high, metric)
+    return f'{point} <span class="small">({lo}&ndash;{hi})</span>'
+
+
+def _reason(code: str | None, report: AuditReport) -> str:
+    m = report.result.settings.min_cell
+    return REASONS.get(code or "", "suppressed").format(m=m)
+
+
+def _suppressed_cell(code: str | None, report: AuditReport) -> str:
+    return f'<td class="suppressed" title="{_e(_reason(code, report))}">suppressed</td>'
+
+
+def _table(head: list[str], rows: list[str], text: int = 1) -> str:
+    """A table; the first ``text`` columns hold words (left-aligned), the rest numbers."""
+    cells = "".join(
+        f'<th class="text">{_e(h)}</th>' if i < text else f"<th>{_e(h)}</th>"
+        for i, h in enumerate(head)
+    )
+    body = "".join(rows)
+    return f'<div class="scroll"><table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _img(fig, alt: str) -> str:
+    return f'<img src="{_plots().data_uri(fig)}" alt="{_e(alt)}">'
+
+
+def _metric_cell(row: pd.Series | None, report: AuditReport) -> str:
+    if row is None:
+        return "<td>n/a</td>"
+    if row["suppressed"]:
+        return _suppressed_cell(row["reason"], report)
+    return f"<td>{_with_interval(row['value'], row['low'], row['high'], row['metric'])}</td>"
+
+
+def _ratio_cell(row: pd.Series | None, report: AuditReport) -> str:
+    if row is None:
+        return "<td>n/a</td>"
+    if row["suppressed"]:
+        return _suppressed_cell(row["reason"], report)
+    if row["group"] == row["reference"]:
+        return "<td>1 (reference)</td>"
+    text = _with_interval(row["ratio"], row["low"], row["high"], "ratio")
+    if row["flag"]:
+        return f'<td class="flag">{text} FLAG</td>'
+    return f"<td>{text}</td>"
+
+
+def _metric_lookup(result: AuditResult, grouping: str) -> dict:
+    m = result.metrics[result.metrics["grouping"] == grouping]
+    return {(r["group"], r["metric"], r["outcome"]): r for _, r in m.iterrows()}
+
+
+def _ratio_lookup(result: AuditResult, grouping: str) -> dict:
+    d = result.disparities[result.disparities["grouping"] == grouping]
+    return {(r["group"], r["metric"], r["outcome"]): r for _, r in d.iterrows()}
+
+
+def _get(lookup: dict, group: str, metric: str, outcome: str):
+    """A metric's row: label-free metrics are stored under outcome "any"."""
+    row = lookup.get((group, metric, ANY))
+    return lookup.get((group, metric, outcome)) if row is None else row
+
+
+def _group_rows(result: AuditResult, grouping: str) -> pd.DataFrame:
+    return result.groups[result.groups["grouping"] == grouping].set_index("group")
+
+
+def _policy_metrics(report: AuditReport) -> list[str]:
+    return list(report.policy.metrics) if report.policy else list(DEFAULT_PLOT_METRICS)
+
+
+def _flag_sentence(row: pd.Series, level: float, band: tuple[float, float]) -> str:
+    outcome = " (true outcome)" if row["outcome"] == TRUE else ""
+    side = "above" if row["low"] > band[1] else "below"
+    return (
+        f"{row['grouping']} = {row['group']}: {LABELS[row['metric']]}{outcome} is "
+        f"{row['ratio']:.2f} times {row['reference']}'s ({level:.0%} interval "
+        f"{row['low']:.2f}\u2013{row['high']:.2f}), wholly {side} the band"
+    )
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _summary(report: AuditReport) -> str:
+    r, v = report.result, report.verdict
+    op = r.operating_point
+    parts = []
+    if v is None:
+        parts.append(f'<div class="verdict none">{t.NO_VERDICT}</div>')
+    else:
+        word = "PASSED" if v["passed"] else "FAILED"
+        items = "".join(f"<li>{_e(x)}</li>" for x in v["reasons"])
+        parts.append(
+            f'<div class="verdict {word.lower()}"><strong>Fairness policy: {word}.</strong>'
+            f"<ul>{items}</ul></div>"
+        )
+    parts.append(
+        f"<p>{r.n:,} {_e(report.context.population)} audited; {op.n_flagged:,} flagged "
+        f"({op.share_flagged:.1%}). Score <code>{_e(r.score)}</code>, recorded outcome "
+        f"<code>{_e(r.label)}</code>.</p>"
+    )
+    flags = r.flags
+    band = r.settings.tolerance
+    if flags.empty:
+        parts.append(t.SUMMARY_NO_FLAGS)
+    else:
+        parts.append(
+            t.SUMMARY_FLAGS.substitute(count=len(flags), band=f"{band[0]:g}&ndash;{band[1]:g}")
+        )
+        items = "".join(
+            f"<li>{_e(_flag_sentence(row, r.settings.level, band))}</li>"
+            for _, row in flags.iterrows()
+        )
+        parts.append(f'<ul class="flags">{items}</ul>')
+    n_supp = int(r.groups["suppressed"].sum())
+    if n_supp:
+        parts.append(
+            f"<p>{n_supp} group(s) are too small to report and are suppressed: see "
+            f'<a href="#suppressed">{t.SECTIONS["suppressed"]}</a>.</p>'
+        )
+    return "\n".join(parts)
+
+
+def _purpose(report: AuditReport) -> str:
+    c = report.context
+    label = f"<code>{_e(report.result.label)}</code>"
+    if c.label_definition:
+        definition = f"The outcome column {label} records: {_e(c.label_definition)}"
+    else:
+        definition = f"{_e(t.NO_LABEL_DEFINITION)} (Outcome column: {label}.)"
+    return (
+        f"<p>{_e(c.words(c.purpose))}</p>"
+        f"<p><strong>Label (outcome) definition.</strong> {definition}</p>"
+        + (f"<p><strong>Data.</strong> {_e(c.source)}</p>" if c.source else "")
+    )
+
+
+def _uses(report: AuditReport) -> str:
+    c = report.context
+    intended = "".join(f"<li>{_e(c.words(u))}</li>" for u in c.intended_uses)
+    prohibited = "".join(f"<li>{_e(c.words(u))}</li>" for u in c.prohibited_uses)
+    return f"<h3>Intended uses</h3><ul>{intended}</ul><h3>Prohibited uses</h3><ul>{prohibited}</ul>"
+
+
+def _caveat(report: AuditReport) -> str:
+    truth = t.CAVEAT_WITH_TRUTH if report.result.true_label else t.CAVEAT_WITHOUT_TRUTH
+    return t.CAVEAT.substitute(population=_e(report.context.population), truth=truth)
+
+
+def _sizes(report: AuditReport) -> str:
+    r = report.result
+    out = []
+    for g in r.groupings:
+        look = _metric_lookup(r, g.name)
+        groups = _group_rows(r, g.name)
+        head = [
+            g.name,
+            "n",
+            "share of all",
+            *[f"base rate ({o})" for o in r.outcomes],
+            "flagged",
+            "share of flagged",
+        ]
+        rows = []
+        for group in g.groups:
+            row = groups.loc[group]
+            css = ' class="reference"' if row["is_reference"] else ""
+            if row["suppressed"]:
+                cells = "".join(_suppressed_cell("group_size", report) for _ in head[1:])
+            else:
+                cells = (
+                    f"<td>{int(row['n']):,}</td>"
+                    + _metric_cell(look.get((group, "population_share", ANY)), report)
+                    + "".join(
+                        _metric_cell(look.get((group, "base_rate", o)), report) for o in r.outcomes
+                    )
+                    + f"<td>{int(row['flagged']):,}</td>"
+                    + _metric_cell(look.get((group, "flagged_share", ANY)), report)
+                )
+            label = f"{group} (reference)" if row["is_reference"] else group
+            rows.append(f'<tr{css}><td class="text">{_e(label)}</td>{cells}</tr>')
+        out.append(f"<h3>{_e(g.name)}</h3>" + _table(head, rows))
+        out.append(
+            _img(
+                _plots().composition_figure(r, g.name),
+                f"{g.name}: share flagged against share audited",
+            )
+        )
+    overall = r.overall(RECORDED)
+    intro = (
+        f"<p>{r.n:,} {_e(report.context.population)}; recorded base rate "
+        f"{_num(overall['base_rate'], 'base_rate')}"
+        + (
+            f", true base rate {_num(r.overall(TRUE)['base_rate'], 'base_rate')}"
+            if r.true_label
+            else ""
+        )
+        + ". Each group's share of everyone audited is set beside its share of everyone "
+        "flagged: a group that makes up far more of the list than of the population is the "
+        "pattern this audit exists to catch.</p>"
+    )
+    return intro + "\n".join(out)
+
+
+def _operating(report: AuditReport) -> str:
+    r, op = report.result, report.result.operating_point
+    if op.rule == "threshold":
+        rule = f"Flagged = score {_e(r.score)} &ge; {op.requested:g}."
+    else:
+        asked = f"{op.requested:.0%} of them" if op.requested < 1 else f"{int(op.requested):,}"
+        rule = f"Flagged = the highest-scored {asked} (capacity, top k); the lowest score flagged is {op.threshold:g}."
+    ties = (
+        f"{op.ties_at_cut:,} more were tied at the cut and left unflagged, chosen at random so "
+        "that no group gains from the order of the file."
+        if op.ties_at_cut
+        else ""
+    )
+    return t.OPERATING.substitute(
+        rule_text=rule,
+        n_flagged=f"{op.n_flagged:,}",
+        n=f"{r.n:,}",
+        population=_e(report.context.population),
+        share=f"{op.share_flagged:.1%}",
+        ties=ties,
+        rationale=_e(report.context.threshold_rationale or t.NO_RATIONALE),
+    )
+
+
+def _results(report: AuditReport) -> str:
+    r = report.result
+    out = [
+        f"<p>Against the recorded outcome. Each figure is followed by its "
+        f"{r.settings.level:.0%} interval. Hover over 'suppressed' for the reason.</p>"
+    ]
+    for g in [None, *r.groupings]:
+        name = OVERALL if g is None else g.name
+        groups = [OVERALL] if g is None else list(g.groups)
+        look = _metric_lookup(r, name)
+        rows = []
+        for group in groups:
+            cells = "".join(
+                _metric_cell(_get(look, group, m, RECORDED), report) for m in RESULT_COLUMNS
+            )
+            rows.append(f'<tr><td class="text">{_e(group)}</td>{cells}</tr>')
+        title = "Everyone" if g is None else g.name
+        out.append(
+            f"<h3>{_e(title)}</h3>"
+            + _table([title, *[COLUMN_NAMES[m] for m in RESULT_COLUMNS]], rows)
+        )
+    return "\n".join(out)
+
+
+def _disparity_tables(report: AuditReport, result: AuditResult, grouping, metrics, outcomes) -> str:
+    look = _ratio_lookup(result, grouping.name)
+    head = [grouping.name]
+    keys = []
+    for m in metrics:
+        for o in [ANY] if m in ("selection_rate", "mean_score") else outcomes:
+            keys.append((m, o))
+            head.append(COLUMN_NAMES[m] + ("" if o in (ANY, RECORDED) else " (true)"))
+    rows = []
+    for group in grouping.groups:
+        cells = "".join(_ratio_cell(look.get((group, m, o)), report) for m, o in keys)
+        css = ' class="reference"' if group == grouping.reference else ""
+        rows.append(f'<tr{css}><td class="text">{_e(group)}</td>{cells}</tr>')
+    return _table(head, rows)
+
+
+def _disparities(report: AuditReport) -> str:
+    r = report.result
+    lo, hi = r.settings.tolerance
+    out = [
+        f"<p>Each group's figure divided by its reference group's. The grey band is the "
+        f"tolerance {lo:g}&ndash;{hi:g}; a ratio is flagged (red) only when its whole "
+        f"{r.settings.level:.0%} interval lies outside it.</p>"
+    ]
+    metrics = _policy_metrics(report)
+    all_metrics = [
+        "selection_rate",
+        "tpr",
+        "fnr",
+        "fpr",
+        "precision",
+        "base_rate",
+        "auc",
+        "mean_score",
+    ]
+    for g in r.groupings:
+        out.append(f"<h3>{_e(g.name)} (reference: {_e(g.reference)})</h3>")
+        out.append(
+            _img(
+                _plots().disparity_figure(r, g.name, metrics, list(r.outcomes)),
+                f"{g.name}: disparity ratios",
+            )
+        )
+        out.append(_disparity_tables(report, r, g, all_metrics, [RECORDED]))
+    return "\n".join(out)
+
+
+def _calibration(report: AuditReport) -> str:
+    r = report.result
+    bins = ", ".join(
+        f"{int(b['bin'])}: {b['lowest']:.3g}"
+        + ("" if b["lowest"] == b["highest"] else f"&ndash;{b['highest']:.3g}")
+        for _, b in r.bins.iterrows()
+    )
+    out = [
+        "<p>For each score bin, the observed rate of the outcome against the mean score, per "
+        "group. Lines that sit apart mean the same score carries a different risk in "
+        "different groups. Bins with fewer than "
+        f"{r.settings.min_cell} {_e(report.context.population)} in a group are not drawn.</p>",
+        f'<p class="small">Score bins (lowest&ndash;highest score): {bins}. Calibration of '
+        "intersections is in the JSON.</p>",
+    ]
+    for g in r.groupings:
+        if len(g.columns) != 1:
+            continue
+        for outcome in r.outcomes:
+            out.append(
+                _img(
+                    _plots().calibration_figure(r, g.name, outcome),
+                    f"{g.name}: calibration ({outcome})",
+                )
+            )
+    return "\n".join(out)
+
+
+def _label_bias(report: AuditReport) -> str:
+    r = report.result
+    if not r.true_label:
+        return t.NO_TRUTH.substitute()
+    out = [t.LABEL_BIAS_INTRO.substitute(true_label=f"<code>{_e(r.true_label)}</code>")]
+    if r.recording_n is not None:
+        out.append(t.RECORDING_ROWS.substitute(n=f"{r.recording_n:,}", audited=f"{r.n:,}"))
+    for g in r.groupings:
+        look, ratios = _metric_lookup(r, g.name), _ratio_lookup(r, g.name)
+        head = [g.name]
+        for m in TRUTH_COLUMNS:
+            head += [f"{COLUMN_NAMES[m]} recorded", f"{COLUMN_NAMES[m]} true"]
+        head += [
+            "FNR ratio recorded",
+            "FNR ratio true",
+            "recorded / true base rate",
+            "recording disparity",
+        ]
+        rows = []
+        for group in g.groups:
+            cells = "".join(
+                _metric_cell(look.get((group, m, o)), report)
+                for m in TRUTH_COLUMNS
+                for o in (RECORDED, TRUE)
+            )
+            cells += "".join(
+                _ratio_cell(ratios.get((group, "fnr", o)), report) for o in (RECORDED, TRUE)
+            )
+            cells += _metric_cell(look.get((group, "recording_ratio", TRUE)), report)
+            cells += _ratio_cell(ratios.get((group, "recording_ratio", TRUE)), report)
+            rows.append(f'<tr><td class="text">{_e(group)}</td>{cells}</tr>')
+        out.append(f"<h3>{_e(g.name)}</h3>" + _table(head, rows))
+    return "\n".join(out)
+
+
+def _criterion(report: AuditReport) -> str:
+    r = report.result
+    policy = report.policy or FairnessPolicy(
+        group_columns=[g.name for g in r.groupings if len(g.columns) == 1]
+    )
+    lo, hi = policy.tolerance
+    intro = t.CRITERION_INTRO.substitute(
+        metrics=_e(", ".join(LABELS[m] for m in policy.metrics)),
+        groupings=_e(", ".join(policy.groupings())),
+        band=f"{lo:g}&ndash;{hi:g}",
+        level=f"{r.settings.level:.0%}",
+    )
+    if report.policy is None:
+        intro = "<p>No policy was applied; the default criterion is described.</p>" + intro
+    why = "".join(f"<li>{_e(report.context.words(t.METRIC_WHY[m]))}</li>" for m in policy.metrics)
+    return intro + f"<ul>{why}</ul>" + t.CRITERION_TRADEOFF.substitute()
+
+
+def _baseline(report: AuditReport) -> str:
+    r, b = report.result, report.result.baseline
+    if b is None:
+        return t.NO_BASELINE.substitute()
+    op = b.operating_point
+    capacity = f"It flags {op.n_flagged:,} ({op.share_flagged:.1%}), " + (
+        f"score &ge; {op.requested:g}."
+        if op.rule == "threshold"
+        else "as many as the score (equal capacity)."
+    )
+    out = [t.BASELINE_INTRO.substitute(baseline=_e(b.score), capacity=capacity)]
+    head = ["everyone", "score", "baseline"]
+    rows = []
+    for m in ["auc", "selection_rate", "tpr", "fnr", "fpr", "precision"]:
+        cells = "".join(
+            _metric_cell(_get(_metric_lookup(x, OVERALL), OVERALL, m, RECORDED), report)
+            for x in (r, b)
+        )
+        rows.append(f'<tr><td class="text">{COLUMN_NAMES[m]}</td>{cells}</tr>')
+    out.append(_table(head, rows))
+    metrics = _policy_metrics(report)
+    for g in r.groupings:
+        mine, theirs = _ratio_lookup(r, g.name), _ratio_lookup(b, g.name)
+        head = [g.name]
+        keys = [(m, ANY if m in ("selection_rate", "mean_score") else RECORDED) for m in metrics]
+        for m, _ in keys:
+            head += [f"{COLUMN_NAMES[m]} ratio: score", f"{COLUMN_NAMES[m]} ratio: baseline"]
+        rows = []
+        for group in g.groups:
+            cells = "".join(
+                _ratio_cell(mine.get((group, m, o)), report)
+                + _ratio_cell(theirs.get((group, m, o)), report)
+                for m, o in keys
+            )
+            rows.append(f'<tr><td class="text">{_e(group)}</td>{cells}</tr>')
+        out.append(f"<h3>{_e(g.name)}</h3>" + _table(head, rows))
+        if len(g.columns) == 1:
+            out.append(
+                _img(
+                    _plots().disparity_figure(b, g.name, metrics, [RECORDED]),
+                    f"baseline {g.name}: disparity ratios",
+                )
+            )
+    return "\n".join(out)
+
+
+def _changes(report: AuditReport) -> str:
+    c = report.changes
+    if c is None:
+        return t.FIRST_AUDIT.substitute()
+    notes = "Differences in set-up: " + "; ".join(_e(n) for n in c.notes) + "." if c.notes else ""
+    out = [t.CHANGES_INTRO.substitute(notes=notes)]
+    metrics = _policy_metrics(report)
+    table = c.table[c.table["metric"].isin(metrics) | (c.table["status"] != "")]
+    rows = []
+    for _, row in table.iterrows():
+        change = "n/a" if pd.isna(row["change"]) else f"{row['change']:+.2f}"
+        status = _e(row["status"])
+        css = ' class="flag"' if row["status"] in ("new flag", "still flagged") else ""
+        rows.append(
+            f'<tr><td class="text">{_e(row["grouping"])}</td><td class="text">{_e(row["group"])}</td>'
+            f'<td class="text">{_e(LABELS[row["metric"]])}</td><td class="text">{_e(row["outcome"])}</td>'
+            f"<td>{_num(row['previous'], 'ratio')}</td><td>{_num(row['current'], 'ratio')}</td>"
+            f"<td>{change}</td><td{css}>{status}</td></tr>"
+        )
+    out.append(
+        _table(
+            [
+                "grouping",
+                "group",
+                "metric",
+                "outcome",
+                "ratio before",
+                "ratio now",
+                "change",
+                "status",
+            ],
+            rows,
+            text=4,
+        )
+    )
+    return "\n".join(out)
+
+
+def _suppressed(report: AuditReport) -> str:
+    r = report.result
+    m = r.settings.min_cell
+    out = [t.SUPPRESSED_INTRO.substitute(m=m, population=_e(report.context.population))]
+    for name, result in (("score", r), ("baseline", r.baseline)):
+        if result is None:
+            continue
+        s = result.suppressed
+        if s.empty:
+            out.append(t.NOTHING_SUPPRESSED.substitute(name=name.capitalize()))
+            continue
+        groups = s[s["table"] == "groups"]
+        small = set(zip(groups["grouping"], groups["group"], strict=True))
+        rows = [
+            f'<tr><td class="text">{_e(g)}</td><td class="text">{_e(x)}</td>'
+            f'<td class="text">all figures</td><td class="text">{_e(_reason("group_size", report))}</td></tr>'
+            for g, x in sorted(small)
+        ]
+        metrics = s[(s["table"] == "metrics")]
+        metrics = metrics[
+            [
+                (g, x) not in small
+                for g, x in zip(metrics["grouping"], metrics["group"], strict=True)
+            ]
+        ]
+        for _, row in metrics.iterrows():
+            what = COLUMN_NAMES.get(row["metric"], row["metric"]) + (
+                "" if row["outcome"] in (ANY, RECORDED) else " (true)"
+            )
+            rows.append(
+                f'<tr><td class="text">{_e(row["grouping"])}</td><td class="text">{_e(row["group"])}</td>'
+                f'<td class="text">{_e(what)}</td><td class="text">{_e(_reason(row["reason"], report))}</td></tr>'
+            )
+        cal = s[s["table"] == "calibration"]
+        out.append(f"<h3>{name.capitalize()}</h3>")
+        out.append(_table(["grouping", "group", "suppressed", "why"], rows, text=4))
+        if not cal.empty:
+            counts = cal.groupby("grouping").size()
+            listed = "; ".join(f"{_e(g)}: {n}" for g, n in counts.items())
+            out.append(
+                f"<p>Calibration cells suppressed (fewer than {m} in a group's score bin): {listed}. Ratios whose group or reference is suppressed are not shown either.</p>"
+            )
+    return "\n".join(out)
+
+
+def _method(report: AuditReport) -> str:
+    s = report.result.settings
+    return t.METHOD.substitute(
+        level=f"{s.level:.0%}",
+        n_boot=f"{s.n_boot:,}",
+        population=_e(report.context.population),
+        cluster=f" (whole clusters of <code>{_e(s.cluster)}</code>)" if s.cluster else "",
+        band=f"{s.tolerance[0]:g}&ndash;{s.tolerance[1]:g}",
+    )
+
+
+SECTION_BODIES = {
+    "summary": _summary,
+    "purpose": _purpose,
+    "uses": _uses,
+    "caveat": _caveat,
+    "sizes": _sizes,
+    "operating": _operating,
+    "results": _results,
+    "disparities": _disparities,
+    "calibration": _calibration,
+    "label_bias": _label_bias,
+    "criterion": _criterion,
+    "baseline": _baseline,
+    "changes": _changes,
+    "suppressed": _suppressed,
+    "method": _method,
+}
+
+
+def render_html(report: AuditReport) -> str:
+    """The self-contained HTML report: every section of :data:`templates.SECTIONS`."""
+    r = report.result
+    meta = (
+        f"Score <code>{_e(r.score)}</code> &middot; outcome <code>{_e(r.label)}</code> &middot; "
+        f"{r.n:,} {_e(report.context.population)} &middot; groupings: "
+        f"{_e(', '.join(g.name for g in r.groupings))}"
+    )
+    return render_page(
+        title=report.context.title,
+        meta=meta,
+        sections=[
+            (key, heading, SECTION_BODIES[key](report)) for key, heading in t.SECTIONS.items()
+        ],
+        schema=SCHEMA,
+        generated=report.generated_at,
+        generator=report.generator,
+    )
