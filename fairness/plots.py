@@ -75,7 +75,7 @@ def disparity_figure(
             if k and rows["outcome"].eq(ANY).all():
                 continue
             _ratio_points(ax, rows.set_index("group").reindex(groups), k * 0.3, outcome, k)
-        _ratio_axis(ax, lo_band, hi_band)
+        ratio_axis(ax, lo_band, hi_band)
         ax.set_title(LABELS[metric], fontsize=10)
         ax.set_xlabel(f"ratio to {info.reference}")
         ax.set_ylim(len(groups) - 0.5, -0.7)
@@ -87,15 +87,22 @@ def disparity_figure(
 RATIO_TICKS = (0.1, 0.25, 0.5, 0.8, 1.0, 1.25, 2.0, 4.0, 10.0)
 
 
-def _ratio_axis(ax, lo_band: float, hi_band: float) -> None:
-    """A log axis showing plain ratios (0.5, 0.8, 1, 1.25, 2...) around the band."""
-    ax.set_xscale("log")
-    lo, hi = ax.get_xlim()
+def ratio_axis(ax, lo_band: float, hi_band: float, which: str = "x") -> None:
+    """A log axis (``which`` "x" or "y") showing plain ratios (0.5, 0.8, 1, 1.25, 2...)
+    around the band."""
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    set_scale, get_lim, set_lim, set_ticks = (
+        (ax.set_xscale, ax.get_xlim, ax.set_xlim, ax.set_xticks)
+        if which == "x"
+        else (ax.set_yscale, ax.get_ylim, ax.set_ylim, ax.set_yticks)
+    )
+    set_scale("log")
+    lo, hi = get_lim()
     lo, hi = min(lo, lo_band / 1.15), max(hi, hi_band * 1.15)
-    ax.set_xlim(lo, hi)
-    ax.set_xticks([x for x in RATIO_TICKS if lo <= x <= hi])
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_locator(NullLocator())
+    set_lim(lo, hi)
+    set_ticks([x for x in RATIO_TICKS if lo <= x <= hi])
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_locator(NullLocator())
 
 
 def _tick(group: str, reference: str) -> str:

@@ -13,9 +13,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, NullLocator
 
-from fairness.plots import BAND_COLOUR, RATIO_TICKS
+from fairness.plots import BAND_COLOUR, ratio_axis
 
 __all__ = ["trend_figure"]
 
@@ -64,13 +63,7 @@ def trend_figure(
         ax.errorbar(
             xs, ratio, yerr=err, marker="o", markersize=4, capsize=2, linewidth=1.2, label=group
         )
-    ax.set_yscale("log")
-    bottom, top = ax.get_ylim()
-    bottom, top = min(bottom, lo / 1.15), max(top, hi * 1.15)
-    ax.set_ylim(bottom, top)
-    ax.set_yticks([t for t in RATIO_TICKS if bottom <= t <= top])
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_minor_locator(NullLocator())
+    ratio_axis(ax, lo, hi, which="y")
     ax.set_xticks(range(len(dates)), [date_label(d) for d in dates], rotation=30, fontsize=8)
     ax.set_ylabel("share of flagged / share of children")
     ax.set_title(title, fontsize=10)
