@@ -10,8 +10,10 @@ For every request that is not public (:func:`serving.permissions.is_public`) it:
    (top-level JSON fields, or one level down, e.g. ``{"request": {"child_id": ...}}``, or the
    query string), then replays the body to the app unchanged;
 2. checks the key (``Authorization: Bearer <key>``, or ``X-API-Key: <key>``): 401 if missing,
-   unknown or revoked; 403 if the key's role may not call the path; each with a JSON body
-   ``{"error": ..., "detail": ...}`` saying what to do;
+   unknown or revoked; 403 if the key's role may not call the path; 415 if a body is sent as
+   anything but ``application/json`` (so a form body cannot name one child to the audit row
+   and another to the app); each with a JSON body ``{"error": ..., "detail": ...}`` saying
+   what to do;
 3. writes the audit row *before* the response goes out: refusals at once, the app's answer
    when its ``http.response.start`` passes. If the row cannot be written the caller gets 503
    instead of the answer, so no response leaves unlogged. Rows are written by a
@@ -21,7 +23,7 @@ For every request that is not public (:func:`serving.permissions.is_public`) it:
 Contract with the app:
 
 - the app states the model versions behind an answer in the response header
-  ``x-lantern-model-versions`` (see :func:`access.store.format_model_versions`); the
+  ``x-lantern-model-versions`` (see :func:`access.records.format_model_versions`); the
   middleware copies it into the audit row and leaves it in the response;
 - the app finds the verified key and the request id in the request state:
   ``request.state.lantern_key`` (a :class:`access.store.ApiKey`) and
@@ -232,6 +234,8 @@ class AuditMiddleware:
             decision = authorise(scope["path"], key.role)
             if not decision.allowed:
                 refusal = (403, "not permitted", decision.detail)
+        if refusal is None:
+            refusal = _content_refusal(_header(scope, b"content-type"), body)
         if refusal is not None:
             await self._refuse(send, entry, *refusal)
             return
@@ -356,6 +360,20 @@ class AuditMiddleware:
             }
         )
         await send({"type": "websocket.close", "code": 1008})
+
+
+def _content_refusal(content_type: str | None, body: bytes) -> tuple[int, str, str] | None:
+    """415 for a body that is not JSON: the endpoints read JSON only, and a form or multipart
+    body could be parsed one way for the audit row and another way by the app."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media == "application/json" or (not media and not body):
+        return None
+    return (
+        415,
+        "unsupported content type",
+        f"send the request body as JSON with 'Content-Type: application/json' (this request "
+        f"sent {repr(media) if media else 'a body with no content type'})",
+    )
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -258,6 +258,42 @@ def test_an_oversized_body_is_refused_before_the_app(app, mw_store, tokens):
     assert only_row(mw_store).outcome == "refused"
 
 
+@pytest.mark.parametrize(
+    ("kind", "request_kwargs"),
+    [
+        ("form", {"data": {"child_id": "C2", "purpose": "formtest"}}),
+        ("multipart", {"files": {"child_id": (None, "C2")}}),
+        ("text", {"content": b'{"child_id": "C2"}', "headers": {"content-type": "text/plain"}}),
+        ("no type", {"content": b'{"child_id": "C2"}'}),
+    ],
+)
+def test_a_body_that_is_not_json_is_415_before_the_app_and_logged(
+    app, mw_store, tokens, kind, request_kwargs
+):
+    headers = {**bearer(tokens[Role.practitioner]), **request_kwargs.pop("headers", {})}
+    response = call(
+        app,
+        "POST",
+        "/prompt?child_id=C1&purpose=routine",
+        headers=headers,
+        **request_kwargs,
+    )
+    assert response.status_code == 415, kind
+    assert response.json()["error"] == "unsupported content type"
+    assert "Content-Type: application/json" in response.json()["detail"]
+    row = only_row(mw_store)
+    assert (row.status, row.outcome, row.detail) == (415, "refused", "unsupported content type")
+    assert row.key_name == "practitioner.one"
+
+
+def test_json_with_a_charset_and_an_empty_post_reach_the_app(app, mw_store, tokens):
+    headers = {**bearer(tokens[Role.analyst]), "content-type": "application/json; charset=utf-8"}
+    ok = call(app, "POST", "/prompt", content=json.dumps(BODY).encode(), headers=headers)
+    empty = call(app, "POST", "/reload", headers=bearer(tokens[Role.analyst]))
+    assert (ok.status_code, empty.status_code) == (200, 200)
+    assert [r.status for r in mw_store.audit_rows()] == [200, 200]
+
+
 # --------------------------------------------------------------------------- allowed calls
 
 
@@ -486,7 +522,9 @@ def test_through_a_real_server_with_a_chunked_body(app, mw_store, tokens):
 
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=PATIENCE) as client:
             response = client.post(
-                "/prompt", content=chunks(), headers=bearer(tokens[Role.practitioner])
+                "/prompt",
+                content=chunks(),
+                headers={**bearer(tokens[Role.practitioner]), "content-type": "application/json"},
             )
             refused = client.get("/cohort", headers=bearer(tokens[Role.practitioner]))
             public = client.get("/livez")

@@ -20,6 +20,7 @@ from bentoml.exceptions import BentoMLException
 from service_fixtures import MODELS, ROLES, champions
 
 from access.config import StoreSettings
+from access.data_protection import subject_access
 from access.records import format_model_versions, parse_model_versions
 from access.store import Store
 from explain import wording
@@ -215,6 +216,31 @@ def test_bad_json_is_400(client, live_service):
     )
     assert response.status_code == 400
     assert "Invalid JSON" in response.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data": {"purpose": "formtest"}},
+        {"files": {"purpose": (None, "formtest")}},
+    ],
+    ids=["form", "multipart"],
+)
+def test_a_form_body_is_refused_not_answered_with_other_words(
+    client, live_service, child, store, body
+):
+    # The reported hole: the query says one thing and the form body another; BentoML would
+    # answer the form while the audit row recorded the query.
+    response = client.post(
+        f"/prompt?child_id={child}&purpose=routine",
+        headers=live_service.headers("practitioner"),
+        **body,
+    )
+    assert response.status_code == 415
+    assert "application/json" in response.json()["detail"]
+    row = next(r for r in store.audit_rows() if r.request_id == response.headers["x-request-id"])
+    assert (row.status, row.outcome) == (415, "refused")
+    assert not any(p["purpose"] == "formtest" for p in subject_access(store, child)["prompts"])
 
 
 @pytest.mark.parametrize("purpose", [None, "", "   "], ids=["missing", "empty", "blank"])
