@@ -10,8 +10,6 @@ quick.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -233,7 +231,7 @@ def audit_log(
     One row per request: who, when, which child, stated purpose, model versions, outcome and
     request id. The export is itself logged.
     """
-    from access.schema import AUDIT_COLUMNS
+    from access.export import audit_log_csv
 
     first = _parse_day("--since", since)
     last = _parse_day("--until", until) if until else datetime.now(UTC).date()
@@ -251,11 +249,7 @@ def audit_log(
     if format is ExportFormat.json:
         text = json.dumps(rows, indent=1, ensure_ascii=False) + "\n"
     else:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(AUDIT_COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        text = buffer.getvalue()
+        text = audit_log_csv(rows)
     _write_text(text, out)
     if out is not None:
         console.print(f"wrote {len(rows):,} audit rows ({first} to {last}) to {out}")

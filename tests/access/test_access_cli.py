@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from access.config import DATABASE_URL_VARIABLE, StoreSettings
 from access.data_protection import months_before, retention_log_rows
-from access.records import looks_like_token
+from access.records import AuditEntry, looks_like_token
 from access.schema import audit_log
 from access.store import Store
 from lantern.cli import app
@@ -163,6 +163,30 @@ def test_audit_log_exports_the_days_asked_for_as_csv_or_json(sqlite_url, cli_sto
     assert exported[4]["endpoint"] == "lantern audit-log"
     assert exported[4]["detail"] == "exported 2 audit rows, 2025-02-01 to 2025-02-28, as csv"
     assert cli_store.audit_rows()[-1].detail.startswith("exported 5 audit rows")
+
+
+def test_a_formula_sent_as_a_child_id_reaches_the_csv_as_text(sqlite_url, cli_store, tmp_path):
+    formulas = {
+        "child_id": '=HYPERLINK("http://x.invalid/")',
+        "purpose": "=1+1",
+        "detail": "@SUM(A1)",
+        "key_name": "+cmd",
+    }
+    cli_store.append_audit(
+        AuditEntry(
+            endpoint="/prompt", method="POST", outcome="refused", request_id="r1", **formulas
+        )
+    )
+    today = f"{datetime.now(UTC):%Y-%m-%d}"
+    done = lantern(sqlite_url, "audit-log", "--since", today)
+    assert done.exit_code == 0, done.output
+    row = next(csv.DictReader(io.StringIO(done.stdout)))
+    assert {k: row[k] for k in formulas} == {k: "'" + v for k, v in formulas.items()}
+    assert row["endpoint"] == "/prompt" and row["status"] == ""
+    out = tmp_path / "audit.json"
+    assert lantern(sqlite_url, "audit-log", "--since", today, "--format", "json", "--out", out)
+    kept = json.loads(out.read_text())[0]
+    assert {k: kept[k] for k in formulas} == formulas  # JSON keeps exactly what was sent
 
 
 # --------------------------------------------------------------------------- subject access
