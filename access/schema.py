@@ -184,6 +184,17 @@ _SQLITE_TRIGGERS = (
     BEGIN SELECT RAISE(ABORT, '{_LOG_ONLY}'); END""",
     f"""CREATE TRIGGER IF NOT EXISTS retention_log_no_delete BEFORE DELETE ON retention_log
     BEGIN SELECT RAISE(ABORT, '{_LOG_ONLY}'); END""",
+    # INSERT OR REPLACE deletes the row it replaces without firing DELETE triggers (unless a
+    # connection sets recursive_triggers), so a replacing insert is refused before it starts.
+    f"""CREATE TRIGGER IF NOT EXISTS audit_log_no_replace BEFORE INSERT ON audit_log
+    WHEN EXISTS (SELECT 1 FROM audit_log WHERE id = NEW.id)
+    BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS retention_log_no_replace BEFORE INSERT ON retention_log
+    WHEN EXISTS (SELECT 1 FROM retention_log WHERE id = NEW.id)
+    BEGIN SELECT RAISE(ABORT, '{_LOG_ONLY}'); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS retention_policy_no_replace BEFORE INSERT
+    ON retention_policy WHEN EXISTS (SELECT 1 FROM retention_policy)
+    BEGIN SELECT RAISE(ABORT, '{_POLICY_KEPT}'); END""",
     f"""CREATE TRIGGER IF NOT EXISTS retention_policy_no_delete BEFORE DELETE
     ON retention_policy BEGIN SELECT RAISE(ABORT, '{_POLICY_KEPT}'); END""",
     """CREATE TRIGGER IF NOT EXISTS retention_policy_logged AFTER UPDATE ON retention_policy

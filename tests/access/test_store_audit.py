@@ -1,6 +1,8 @@
 """The audit log on a real database (SQLite and PostgreSQL): written, read, and append-only."""
 
+import sqlite3
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 
@@ -131,6 +133,44 @@ def test_the_policy_row_cannot_be_removed_and_its_changes_are_logged(store: Stor
         with store.engine.begin() as conn:
             conn.execute(text("UPDATE retention_log SET detail = 'nothing happened'"))
     assert len(retention_log_rows(store)) == 1
+
+
+def test_sqlite_refuses_an_insert_or_replace_on_the_append_only_tables(sqlite_url: str):
+    # Through a plain sqlite3 connection, as an attacker with the file would use it (no
+    # connection settings of Lantern's, e.g. recursive_triggers, to rely on).
+    store = Store(StoreSettings(url=sqlite_url))
+    try:
+        first = store.append_audit(entry(request_id="real"))
+        store.log_command("retention", detail="a logged run")
+        with store.engine.begin() as conn:
+            conn.execute(text("UPDATE retention_policy SET audit_months = 80"))
+        logged_before = retention_log_rows(store)
+    finally:
+        store.close()
+    path = sqlite_url.removeprefix("sqlite:///")
+    forgeries = {
+        "INSERT OR REPLACE INTO audit_log (id, at, endpoint, method, outcome, request_id) "
+        "VALUES (?, '2015-01-01 00:00:00', '/prompt', 'POST', 'allowed', 'forged')": (first.id,),
+        "REPLACE INTO audit_log (id, at, endpoint, method, outcome, request_id) "
+        "VALUES (?, '2015-01-01 00:00:00', '/prompt', 'POST', 'allowed', 'forged')": (first.id,),
+        "INSERT OR REPLACE INTO retention_policy (id, audit_months) VALUES (1, 1)": (),
+        "INSERT OR REPLACE INTO retention_log (id, at, run_id, table_name, action, detail, rows) "
+        "VALUES (1, '2015-01-01', 'x', 'audit_log', 'removed', 'forged', 0)": (),
+    }
+    with closing(sqlite3.connect(path)) as raw:
+        for sql, args in forgeries.items():
+            with pytest.raises(sqlite3.IntegrityError, match="append-only|keeps its one row"):
+                with raw:
+                    raw.execute(sql, args)
+    store = Store(StoreSettings(url=sqlite_url))
+    try:
+        rows = store.audit_rows()
+        assert rows[0].request_id == "real" and rows[0].at == first.at
+        assert retention_log_rows(store) == logged_before
+        with store.engine.connect() as conn:
+            assert conn.execute(select(retention_policy.c.audit_months)).scalar() == 80
+    finally:
+        store.close()
 
 
 def test_a_command_is_logged_under_the_operating_system_user(store: Store):
