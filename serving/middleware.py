@@ -12,8 +12,9 @@ For every request that is not public (:func:`serving.permissions.is_public`) it:
 2. checks the key (``Authorization: Bearer <key>``, or ``X-API-Key: <key>``): 401 if missing,
    unknown or revoked; 403 if the key's role may not call the path; 415 if a body is sent as
    anything but ``application/json`` (so a form body cannot name one child to the audit row
-   and another to the app); each with a JSON body ``{"error": ..., "detail": ...}`` saying
-   what to do;
+   and another to the app); 400 if its JSON nests deeper than :data:`MAX_DEPTH` (measured
+   without parsing, so it cannot overflow); each with a JSON body
+   ``{"error": ..., "detail": ...}`` saying what to do;
 3. writes the audit row *before* the response goes out: refusals at once, the app's answer
    when its ``http.response.start`` passes. If the row cannot be written the caller gets 503
    instead of the answer, so no response leaves unlogged. Rows are written by a
@@ -53,8 +54,10 @@ from serving.permissions import authorise, is_public
 __all__ = [
     "MODEL_VERSIONS_HEADER",
     "PROMPTS_STATE",
+    "MAX_DEPTH",
     "REQUEST_ID_HEADER",
     "AuditMiddleware",
+    "too_deep",
     "request_fields",
     "token_from_headers",
 ]
@@ -75,6 +78,9 @@ PROMPTS_STATE = "lantern_prompts"
 """Request-state list to which the app appends the prompts it issues."""
 
 _FIELDS = ("child_id", "purpose")
+
+MAX_DEPTH = 32
+"""Deepest JSON nesting a request may have; Lantern's requests are two or three deep."""
 _log = logging.getLogger(__name__)
 
 _MISSING = (
@@ -118,6 +124,37 @@ def token_from_headers(headers: list[tuple[bytes, bytes]]) -> str | None:
     return key or None
 
 
+def too_deep(body: bytes, limit: int = MAX_DEPTH) -> bool:
+    """Whether the arrays and objects of a JSON text nest deeper than ``limit`` (brackets in
+    strings ignored).
+
+    Linear, without recursion and stopping at the first level past ``limit``, so a body of
+    200,000 ``[`` is measured, not parsed; a body with at most ``limit`` brackets in all is
+    not scanned.
+    """
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return False
+
+
 def request_fields(body: bytes, query_string: bytes = b"") -> dict[str, str]:
     """``child_id`` and ``purpose`` from a JSON body (top level, else one level down) or the
     query string; absent fields are left out.
@@ -135,8 +172,8 @@ def request_fields(body: bytes, query_string: bytes = b"") -> dict[str, str]:
     """
     found: dict[str, str] = {}
     try:
-        data = json.loads(body) if body else None
-    except ValueError:
+        data = json.loads(body) if body and not too_deep(body) else None
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
         nested = [v for v in data.values() if isinstance(v, dict)]
@@ -204,6 +241,16 @@ class AuditMiddleware:
         if body is None:
             return  # the caller went away before sending the whole request: nothing to answer
         entry.update(request_fields(body, scope.get("query_string", b"")))
+        if too_deep(body):
+            await self._refuse(
+                send,
+                entry,
+                400,
+                "request too deeply nested",
+                f"the request body nests arrays or objects more than {MAX_DEPTH} deep; send "
+                "the fields Lantern's API documents, at most a few levels deep",
+            )
+            return
         if too_large:
             limit = self.store.settings.max_body_bytes
             await self._refuse(

@@ -28,10 +28,12 @@ from access.config import StoreSettings
 from access.roles import Role
 from access.store import Store
 from serving.middleware import (
+    MAX_DEPTH,
     MODEL_VERSIONS_HEADER,
     AuditMiddleware,
     request_fields,
     token_from_headers,
+    too_deep,
 )
 from serving.permissions import PERMISSIONS, is_public
 
@@ -292,6 +294,36 @@ def test_json_with_a_charset_and_an_empty_post_reach_the_app(app, mw_store, toke
     empty = call(app, "POST", "/reload", headers=bearer(tokens[Role.analyst]))
     assert (ok.status_code, empty.status_code) == (200, 200)
     assert [r.status for r in mw_store.audit_rows()] == [200, 200]
+
+
+def test_a_deeply_nested_body_is_400_and_logged_not_a_crash(static_dir, sqlite_url, tmp_path):
+    store = Store(StoreSettings(url=sqlite_url, max_body_bytes=1_048_576))
+    try:
+        token = store.create_key("practitioner.deep", Role.practitioner).token
+        app = AuditMiddleware(make_app(static_dir), store=store)
+        headers = {**bearer(token), "content-type": "application/json"}
+        response = call(
+            app, "POST", "/prompt?child_id=C5&purpose=x", content=b"[" * 200_000, headers=headers
+        )
+        assert response.status_code == 400
+        assert response.json()["error"] == "request too deeply nested"
+        assert f"more than {MAX_DEPTH} deep" in response.json()["detail"]
+        row = only_row(store)
+        assert (row.status, row.outcome, row.child_id) == (400, "refused", "C5")
+    finally:
+        store.close()
+
+
+def test_depth_counts_brackets_outside_strings_only():
+    nested = b'{"a": [1, {"b": []}]}'  # four deep
+    assert not too_deep(nested, limit=4) and too_deep(nested, limit=3)
+    in_a_string = b'{"note": "' + b"[" * 100 + b'", "x": [[1]]}'
+    assert not too_deep(in_a_string, limit=3) and too_deep(in_a_string, limit=2)
+    escaped = b'{"note": "say \\"' + b"[" * 100 + b'\\" please"}'  # an escaped quote
+    assert not too_deep(escaped, limit=1)
+    assert too_deep(b"[" * (MAX_DEPTH + 1)) and not too_deep(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH)
+    balanced = (b"[" * 10 + b"]" * 10) * 10  # many brackets, never deep
+    assert not too_deep(balanced, limit=10) and too_deep(balanced, limit=9)
 
 
 # --------------------------------------------------------------------------- allowed calls
