@@ -55,7 +55,9 @@ __all__ = [
     "MODEL_VERSIONS_HEADER",
     "PROMPTS_STATE",
     "MAX_DEPTH",
+    "PRIVATE_HEADERS",
     "REQUEST_ID_HEADER",
+    "SECURITY_HEADERS",
     "AuditMiddleware",
     "too_deep",
     "request_fields",
@@ -225,6 +227,8 @@ class AuditMiddleware:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            send = _secured(send, private=not is_public(scope["path"]))
         if scope["type"] not in ("http", "websocket") or is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
@@ -407,6 +411,40 @@ class AuditMiddleware:
             }
         )
         await send({"type": "websocket.close", "code": 1008})
+
+
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        b"form-action 'self'; object-src 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
+"""Sent on every response (unless the app set the header itself). The reports' inline
+``<style>`` and ``data:`` figures are allowed; scripts only from the service itself."""
+
+PRIVATE_HEADERS: tuple[tuple[bytes, bytes], ...] = ((b"cache-control", b"no-store"),)
+"""Also sent on every response that needs a key: it may carry a child's data."""
+
+
+def _secured(send: Send, *, private: bool) -> Send:
+    """``send``, adding :data:`SECURITY_HEADERS` (and :data:`PRIVATE_HEADERS`) to the start
+    of each response."""
+    extra = SECURITY_HEADERS + (PRIVATE_HEADERS if private else ())
+
+    async def secured(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = _encoded(list(message.get("headers", [])))
+            present = {k.lower() for k, _ in headers}
+            headers += [(k, v) for k, v in extra if k not in present]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return secured
 
 
 def _content_refusal(content_type: str | None, body: bytes) -> tuple[int, str, str] | None:

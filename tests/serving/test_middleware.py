@@ -30,6 +30,7 @@ from access.store import Store
 from serving.middleware import (
     MAX_DEPTH,
     MODEL_VERSIONS_HEADER,
+    SECURITY_HEADERS,
     AuditMiddleware,
     request_fields,
     token_from_headers,
@@ -324,6 +325,29 @@ def test_depth_counts_brackets_outside_strings_only():
     assert too_deep(b"[" * (MAX_DEPTH + 1)) and not too_deep(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH)
     balanced = (b"[" * 10 + b"]" * 10) * 10  # many brackets, never deep
     assert not too_deep(balanced, limit=10) and too_deep(balanced, limit=9)
+
+
+def test_every_response_carries_the_security_headers_and_private_ones_no_store(
+    app, mw_store, tokens
+):
+    answers = {
+        "public": call(app, "GET", "/ui/app.js"),
+        "refused": call(app, "POST", "/prompt", json=BODY),
+        "allowed": call(app, "POST", "/prompt", json=BODY, headers=bearer(tokens[Role.analyst])),
+        "app error": call(
+            app, "POST", "/judgement_missing", json=BODY, headers=bearer(tokens[Role.analyst])
+        ),
+        "415": call(app, "POST", "/prompt", data={"a": "b"}, headers=bearer(tokens[Role.analyst])),
+    }
+    assert [a.status_code for a in answers.values()] == [200, 401, 200, 404, 415]
+    for kind, answer in answers.items():
+        for name, value in SECURITY_HEADERS:
+            assert answer.headers[name.decode()] == value.decode(), (kind, name)
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+        assert answer.headers["x-frame-options"] == "DENY"
+        if kind != "public":
+            assert answer.headers["cache-control"] == "no-store", kind
+    assert "no-store" not in answers["public"].headers.get("cache-control", "")
 
 
 # --------------------------------------------------------------------------- allowed calls

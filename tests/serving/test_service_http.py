@@ -208,6 +208,21 @@ def test_a_revoked_key_is_401_and_a_new_key_works_at_once(client, context, store
 # --------------------------------------------------------------------------- bad input
 
 
+def test_the_real_service_sends_the_security_headers(client, live_service, child):
+    page = client.get("/ui/")
+    prompt = client.post(
+        "/prompt",
+        json={"child_id": child, "purpose": PURPOSE},
+        headers=live_service.headers("practitioner"),
+    )
+    assert (page.status_code, prompt.status_code) == (200, 200)
+    for answer in (page, prompt):
+        assert "default-src 'self'" in answer.headers["content-security-policy"]
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["x-frame-options"] == "DENY"
+    assert prompt.headers["cache-control"] == "no-store"
+
+
 def test_bad_json_is_400(client, live_service):
     response = client.post(
         "/prompt",
