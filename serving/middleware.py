@@ -10,7 +10,8 @@ For every request that is not public (:func:`serving.permissions.is_public`) it:
    (top-level JSON fields, or one level down, e.g. ``{"request": {"child_id": ...}}``, or the
    query string), then replays the body to the app unchanged;
 2. checks the key (``Authorization: Bearer <key>``, or ``X-API-Key: <key>``): 401 if missing,
-   unknown or revoked; 403 if the key's role may not call the path; 415 if a body is sent as
+   unknown or revoked; 403 if the key's role may not call the path and 404 if the path is no
+   endpoint of the permission map (deny by default: the app never sees it); 415 if a body is sent as
    anything but ``application/json`` (so a form body cannot name one child to the audit row
    and another to the app); 400 if its JSON nests deeper than :data:`MAX_DEPTH` (measured
    without parsing, so it cannot overflow); each with a JSON body
@@ -39,7 +40,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -47,9 +48,10 @@ import anyio.to_thread
 
 from access.config import StoreSettings
 from access.records import ApiKey, AuditEntry, Outcome, PromptRecord
+from access.roles import Role
 from access.store import Store
 from access.writer import GroupWriter
-from serving.permissions import authorise, is_public
+from serving.permissions import PERMISSIONS, authorise, is_public
 
 __all__ = [
     "MODEL_VERSIONS_HEADER",
@@ -214,12 +216,20 @@ class AuditMiddleware:
         ``store`` is given.
     store : Store, optional
         A store to use (e.g. shared with the app).
+    permissions : mapping, optional
+        Endpoint path -> the roles that may call it (default
+        :data:`serving.permissions.PERMISSIONS`); any other path is refused with 404.
     """
 
     def __init__(
-        self, app: ASGIApp, settings: StoreSettings | None = None, store: Store | None = None
+        self,
+        app: ASGIApp,
+        settings: StoreSettings | None = None,
+        store: Store | None = None,
+        permissions: Mapping[str, frozenset[Role]] = PERMISSIONS,
     ) -> None:
         self.app = app
+        self.permissions = permissions
         self.store = store if store is not None else Store(settings)
         mode = self.store.settings.audit_writer
         self.writer = GroupWriter(
@@ -282,9 +292,10 @@ class AuditMiddleware:
         elif key.revoked:
             refusal = (401, *_REVOKED)
         else:
-            decision = authorise(scope["path"], key.role)
+            decision = authorise(scope["path"], key.role, self.permissions)
             if not decision.allowed:
-                refusal = (403, "not permitted", decision.detail)
+                error = "not permitted" if decision.status == 403 else "no such endpoint"
+                refusal = (decision.status, error, decision.detail)
         if refusal is None:
             refusal = _content_refusal(_header(scope, b"content-type"), body)
         if refusal is not None:

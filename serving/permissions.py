@@ -3,9 +3,11 @@
 Public paths answer without a key and are not audit-logged: the health probes and metrics are
 called every few seconds by the platform and carry nothing about a child, and the page's
 static files under ``/ui/`` are the same for everyone (the page then calls the API with the
-user's key, and those calls are logged). Every other path needs a valid key; a path missing
-from :data:`PERMISSIONS` is open to any valid key, so the application answers it (404 for a
-path it does not have).
+user's key, and those calls are logged). Every other path needs a valid key and is denied
+by default: a path missing from :data:`PERMISSIONS` is answered 404 by the middleware, never
+by the application, so a new route is unreachable until it is given its roles here. The only
+exceptions are BentoML's own API documentation (:data:`ANY_KEY_PATHS`), open to any valid
+key.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from dataclasses import dataclass
 from access.roles import Role
 
 __all__ = [
+    "ANY_KEY_PATHS",
+    "ANY_KEY_PREFIXES",
     "PERMISSIONS",
     "PUBLIC_PATHS",
     "PUBLIC_PREFIXES",
@@ -39,6 +43,12 @@ PERMISSIONS: Mapping[str, frozenset[Role]] = {
     "/model_card": frozenset({_P, _A, _U}),
 }
 """Endpoint path -> the roles that may call it."""
+
+ANY_KEY_PATHS: frozenset[str] = frozenset({"/", "/docs.json", "/schema.json"})
+"""BentoML's API documentation page and specs: any valid key may read them."""
+
+ANY_KEY_PREFIXES: tuple[str, ...] = ("/static_content/",)
+"""The documentation page's own static files."""
 
 PUBLIC_PATHS: frozenset[str] = frozenset({"/livez", "/readyz", "/healthz", "/metrics", "/ui"})
 """Paths answered without a key (and not audit-logged)."""
@@ -78,9 +88,13 @@ class Decision:
 
     allowed: bool
     detail: str = ""
+    status: int = 403
+    """The answer when not allowed: 403 for a known endpoint, 404 for any other path."""
 
 
-def authorise(path: str, role: Role | str) -> Decision:
+def authorise(
+    path: str, role: Role | str, permissions: Mapping[str, frozenset[Role]] = PERMISSIONS
+) -> Decision:
     """May a key with ``role`` call ``path``? (Validity of the key is checked before.)
 
     Parameters
@@ -89,13 +103,27 @@ def authorise(path: str, role: Role | str) -> Decision:
         The request path.
     role : Role or str
         The key's role.
+    permissions : mapping, optional
+        Endpoint path -> roles; default :data:`PERMISSIONS`.
 
     Returns
     -------
     Decision
+        Not allowed, with status 404, for a path that is no endpoint.
     """
-    roles = PERMISSIONS.get(normalise_path(path))
-    if roles is None or role in roles:
+    norm = normalise_path(path)
+    roles = permissions.get(norm)
+    if roles is None:
+        if norm in ANY_KEY_PATHS or (
+            ".." not in norm.split("/") and norm.startswith(ANY_KEY_PREFIXES)
+        ):
+            return Decision(True)
+        return Decision(
+            False,
+            f"Lantern has no endpoint {norm}; the API's endpoints are listed at /docs.json",
+            status=404,
+        )
+    if role in roles:
         return Decision(True)
     open_to = ", ".join(sorted(roles))
     return Decision(

@@ -36,7 +36,7 @@ from serving.middleware import (
     token_from_headers,
     too_deep,
 )
-from serving.permissions import PERMISSIONS, is_public
+from serving.permissions import PERMISSIONS, authorise, is_public
 
 ENDPOINTS = [
     ("POST", "/prompt"),
@@ -63,6 +63,14 @@ ALLOWED = {
     },
     Role.auditor: {"/audit_log", "/model_card", "/ui/overview"},
 }
+
+TEST_PERMISSIONS = {
+    **PERMISSIONS,
+    "/judgement_missing": frozenset({Role.analyst}),
+    "/boom": frozenset({Role.analyst}),
+    "/stream": frozenset({Role.auditor}),
+}
+"""The real map, and the test app's extra routes (deny by default would refuse them)."""
 
 BODY = {"child_id": "C314", "purpose": "early help planning meeting"}
 PATIENCE = 60
@@ -134,7 +142,7 @@ def mw_store(sqlite_url: str) -> Store:
 
 @pytest.fixture
 def app(mw_store: Store, static_dir: Path) -> AuditMiddleware:
-    return AuditMiddleware(make_app(static_dir), store=mw_store)
+    return AuditMiddleware(make_app(static_dir), store=mw_store, permissions=TEST_PERMISSIONS)
 
 
 @pytest.fixture
@@ -376,12 +384,36 @@ def test_an_allowed_call_reaches_the_app_unchanged_and_is_logged_before_it_retur
     assert (row.status, row.outcome, row.purpose) == (200, "allowed", BODY["purpose"])
 
 
-def test_an_unknown_path_is_401_without_a_key_and_the_apps_404_with_one(app, mw_store, tokens):
+def test_an_unknown_path_is_401_without_a_key_and_404_from_the_middleware_with_one(
+    app, mw_store, tokens
+):
     assert call(app, "GET", "/no/such/thing").status_code == 401
     response = call(app, "GET", "/no/such/thing", headers=bearer(tokens[Role.auditor]))
     assert response.status_code == 404
+    assert response.json() == {
+        "error": "no such endpoint",
+        "detail": "Lantern has no endpoint /no/such/thing; the API's endpoints are listed at "
+        "/docs.json",
+    }
     rows = mw_store.audit_rows()
-    assert [(r.status, r.outcome) for r in rows] == [(401, "refused"), (404, "error")]
+    assert [(r.status, r.outcome) for r in rows] == [(401, "refused"), (404, "refused")]
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_a_route_missing_from_the_permission_map_is_never_reached(
+    mw_store, static_dir, tokens, role
+):
+    # /boom exists in the app but not in the real map: deny by default.
+    app = AuditMiddleware(make_app(static_dir), store=mw_store)
+    response = call(app, "POST", "/boom", json=BODY, headers=bearer(tokens[role]))
+    assert response.status_code == 404 and response.json()["error"] == "no such endpoint"
+    assert (only_row(mw_store).status, only_row(mw_store).outcome) == (404, "refused")
+
+
+def test_bentomls_api_documentation_is_open_to_any_key():
+    for path in ("/", "/docs.json", "/schema.json", "/static_content/swagger-ui.css"):
+        assert all(authorise(path, role).allowed for role in Role), path
+    assert authorise("/static_content/../prompt", Role.auditor).status == 404
 
 
 def test_the_apps_errors_are_logged_as_errors(app, mw_store, tokens):
