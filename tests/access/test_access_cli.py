@@ -184,7 +184,8 @@ def test_a_formula_sent_as_a_child_id_reaches_the_csv_as_text(sqlite_url, cli_st
     assert {k: row[k] for k in formulas} == {k: "'" + v for k, v in formulas.items()}
     assert row["endpoint"] == "/prompt" and row["status"] == ""
     out = tmp_path / "audit.json"
-    assert lantern(sqlite_url, "audit-log", "--since", today, "--format", "json", "--out", out)
+    done = lantern(sqlite_url, "audit-log", "--since", today, "--format", "json", "--out", out)
+    assert done.exit_code == 0, done.output
     kept = json.loads(out.read_text())[0]
     assert {k: kept[k] for k in formulas} == formulas  # JSON keeps exactly what was sent
 
