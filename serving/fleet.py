@@ -36,7 +36,7 @@ from typing import Generic, TypeVar
 
 import psutil
 
-__all__ = ["Board", "Fleet", "ReloadFailed", "default_board_folder"]
+__all__ = ["Board", "Fleet", "ReloadFailed", "default_board_folder", "private_folder"]
 
 State = TypeVar("State")
 
@@ -47,17 +47,45 @@ class ReloadFailed(RuntimeError):
 
 def default_board_folder() -> Path:
     """A folder shared by the workers of this ``bentoml serve`` and no other server (named
-    after the parent process and the moment it started, so a reused process id starts clean)."""
+    after the parent process and the moment it started, so a reused process id starts clean),
+    inside a folder private to this user (``<tmp>/lantern-<uid>``, 0700)."""
     parent = psutil.Process(os.getppid())
-    return Path(tempfile.gettempdir()) / f"lantern-serve-{parent.pid}-{parent.create_time():.0f}"
+    base = Path(tempfile.gettempdir()) / f"lantern-{os.getuid()}"
+    return base / f"serve-{parent.pid}-{parent.create_time():.0f}"
+
+
+def private_folder(folder: Path) -> Path:
+    """``folder`` (and any missing parents) created 0700, or checked to be private already.
+
+    Whoever can write the board can make every worker reload or switch, so a folder that is a
+    symbolic link, belongs to another user, or that others may write to is refused.
+
+    Raises
+    ------
+    PermissionError
+        Saying which folder and what to do.
+    """
+    folder = Path(folder)
+    for path in (*reversed(folder.parents), folder):
+        if not path.exists():
+            path.mkdir(mode=0o700, exist_ok=True)
+    for path in (folder, *folder.parents):
+        if path == folder or path.name.startswith("lantern-"):
+            info = path.lstat()
+            if path.is_symlink() or info.st_uid != os.getuid() or info.st_mode & 0o022:
+                raise PermissionError(
+                    f"the workers' folder {path} is not private to this user (a link, another "
+                    "user's, or writable by others): remove it, or set run_dir to a folder "
+                    "only this user can write"
+                )
+    return folder
 
 
 class Board:
     """The files through which one server's workers agree on a generation."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder = private_folder(folder)
         self._switch_seen: int | None = None
         self._switch_value = 0
 

@@ -155,3 +155,27 @@ def test_a_reload_that_would_wait_for_another_leader_does_not(tmp_path):
         assert fleet.state == "v2"
     finally:
         fleet.close()
+
+
+def test_the_board_folder_is_made_private(tmp_path):
+    board = Board(tmp_path / "lantern-0" / "serve-1-2")
+    assert board.folder.stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "lantern-0").stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize("made", ["writable by others", "a link", "its base writable"])
+def test_a_board_folder_others_could_write_is_refused(tmp_path, made):
+    folder = tmp_path / "lantern-0" / "serve-1-2"
+    if made == "writable by others":
+        folder.mkdir(parents=True)
+        folder.chmod(0o777)
+    elif made == "a link":
+        (tmp_path / "elsewhere").mkdir(mode=0o700)
+        folder.parent.mkdir(mode=0o700)
+        folder.symlink_to(tmp_path / "elsewhere")
+    else:
+        folder.parent.mkdir(mode=0o700)
+        folder.parent.chmod(0o733)
+    with pytest.raises(PermissionError, match="is not private to this user") as refused:
+        Board(folder)
+    assert "set run_dir to a folder only this user can write" in str(refused.value)

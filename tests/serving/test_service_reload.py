@@ -168,12 +168,13 @@ def worker_pids(service: LiveService) -> set[int]:
 
 def board_folder(service: LiveService) -> Path:
     """The folder where ``service``'s workers agree on reloads (serving.fleet's default: a
-    ``lantern-serve-*`` folder in the temporary directory, named after the workers' parent,
-    holding a ``ready-<pid>`` file for each worker)."""
+    ``serve-*`` folder in this user's ``lantern-<uid>`` folder of the temporary directory,
+    named after the workers' parent, holding a ``ready-<pid>`` file for each worker)."""
     pids = worker_pids(service)
     found = []
-    for folder in Path(tempfile.gettempdir()).glob("lantern-serve-*-*"):
-        named_after = folder.name.split("-")[2]
+    base = Path(tempfile.gettempdir()) / f"lantern-{os.getuid()}"
+    for folder in base.glob("serve-*-*"):
+        named_after = folder.name.split("-")[1]
         ready = {p.name.removeprefix("ready-") for p in folder.glob("ready-*")}
         if not named_after.isdigit() or not all(pid.isdigit() for pid in ready):
             continue
