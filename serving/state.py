@@ -75,8 +75,9 @@ class ServiceSettings(pydantic.BaseModel):
         Worker processes answering requests (each holds the models and the snapshot). Two
         suit a two-core machine; a promotion reaches them together (:mod:`serving.fleet`).
     run_dir : Path or None
-        Folder where one server's workers agree on reloads (default: a temporary folder
-        named after the ``bentoml serve`` process).
+        Folder where one server's workers agree on reloads (default: a folder named after
+        the ``bentoml serve`` process in ``<tmp>/lantern-<uid>``). It must be private: a
+        folder others may write to is refused, since its files make the workers reload.
     trace_requests : bool
         Record an OpenTelemetry span for every request. Off by default: in a profile of the
         service the spans took about a tenth of the event loop's time per ``/prompt``, and
