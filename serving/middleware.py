@@ -176,8 +176,8 @@ def request_fields(body: bytes, query_string: bytes = b"") -> dict[str, str]:
     """
     found: dict[str, str] = {}
     try:
-        data = json.loads(body) if body and not too_deep(body) else None
-    except (ValueError, RecursionError):
+        data = json.loads(body) if body else None
+    except (ValueError, RecursionError):  # the middleware refuses deep bodies before this
         data = None
     if isinstance(data, dict):
         nested = [v for v in data.values() if isinstance(v, dict)]
@@ -254,8 +254,10 @@ class AuditMiddleware:
         body, too_large = await self._read_body(scope, receive)
         if body is None:
             return  # the caller went away before sending the whole request: nothing to answer
-        entry.update(request_fields(body, scope.get("query_string", b"")))
-        if too_deep(body):
+        deep = too_deep(body)
+        # A deep body is not parsed at all: its row names what the query string says.
+        entry.update(request_fields(b"" if deep else body, scope.get("query_string", b"")))
+        if deep:
             await self._refuse(
                 send,
                 entry,
