@@ -13,6 +13,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from access.limits import LimitSettings
+
 DATABASE_URL_VARIABLE = "LANTERN_DATABASE_URL"
 """Environment variable that overrides the default database URL."""
 
@@ -25,6 +27,11 @@ _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 def _default_url() -> str:
     return os.environ.get(DATABASE_URL_VARIABLE) or DEFAULT_DATABASE_URL
+
+
+def _default_secret_file() -> Path | None:
+    found = os.environ.get("LANTERN_AUDIT_SECRET_FILE")
+    return Path(found) if found else None
 
 
 class RetentionPolicy(BaseModel):
@@ -66,6 +73,12 @@ class StoreSettings(BaseModel):
     audit_writer : {"auto", "event_loop", "thread"}
         Where the service commits its audit rows (:class:`access.writer.GroupWriter`):
         ``auto`` is the event loop for SQLite and a thread for any other database.
+    limits : LimitSettings
+        Requests per key per minute and per day, and the distinct children per hour that
+        raise an alert (:mod:`access.limits`).
+    secret_file : Path or None
+        The audit chain's secret (:mod:`access.secret`). Default ``$LANTERN_AUDIT_SECRET_FILE``,
+        else ``<database>.secret`` beside a SQLite file, else ``data/lantern-audit.secret``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
@@ -75,6 +88,16 @@ class StoreSettings(BaseModel):
     max_body_bytes: int = Field(1_048_576, ge=1)
     busy_timeout_ms: int = Field(10_000, ge=0)
     audit_writer: Literal["auto", "event_loop", "thread"] = "auto"
+    secret_file: Path | None = Field(default_factory=_default_secret_file)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+
+    def secret_path(self) -> Path:
+        """Where the audit chain's secret is kept (see :attr:`secret_file`)."""
+        from access.secret import default_secret_path
+
+        return (
+            Path(self.secret_file).absolute() if self.secret_file else default_secret_path(self.url)
+        )
 
     @field_validator("url")
     @classmethod

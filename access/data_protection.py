@@ -14,7 +14,14 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from access.records import PromptRecord, clip, now
-from access.schema import audit_log, judgements, prompts, retention_log, retention_policy
+from access.schema import (
+    audit_log,
+    cohort_children,
+    judgements,
+    prompts,
+    retention_log,
+    retention_policy,
+)
 from access.store import Store, operator_name
 
 __all__ = [
@@ -113,7 +120,8 @@ def subject_access_export(
     dict
         ``schema``, ``child_id``, ``generated_at``, ``database``, ``feature_table``,
         ``feature_rows`` (None if not searched), ``prompts`` (each with its ``judgements``),
-        ``audit_rows`` and ``notes``.
+        ``audit_rows``, ``cohort_lists`` (each list the child was on: its audit row, time,
+        key, purpose, model versions and the child's place) and ``notes``.
 
     Raises
     ------
@@ -137,6 +145,7 @@ def subject_access_export(
         "feature_rows": rows,
         "prompts": held["prompts"],
         "audit_rows": held["audit_rows"],
+        "cohort_lists": held["cohort_lists"],
         "notes": notes,
     }
 
@@ -213,6 +222,13 @@ def retention_report(store: Store, *, apply: bool = False) -> RetentionReport:
             prompt_cut,
         ),
         (
+            cohort_children,
+            cohort_children.c.at,
+            cohort_children.c.at < audit_cut,
+            f"children listed by cohort requests over {policy.audit_months} months ago",
+            audit_cut,
+        ),
+        (
             audit_log,
             audit_log.c.at,
             audit_log.c.at < audit_cut,
@@ -241,11 +257,22 @@ def retention_report(store: Store, *, apply: bool = False) -> RetentionReport:
                 newest=_aware(newest),
             )
             if apply:
+                anchor = {}
+                if n and table is audit_log:
+                    # The chain of the rows kept goes on from the last row removed.
+                    last = conn.execute(
+                        select(audit_log.c.id, audit_log.c.mac)
+                        .where(where)
+                        .order_by(audit_log.c.id.desc())
+                        .limit(1)
+                    ).one()
+                    anchor = {"chain_id": last.id, "chain_mac": last.mac}
                 if n:
                     n = conn.execute(table.delete().where(where)).rowcount
                     item = replace(item, rows=n)
                 conn.execute(
                     retention_log.insert().values(
+                        **anchor,
                         at=at,
                         run_id=run_id,
                         table_name=item.table,
@@ -270,8 +297,8 @@ def retention_log_rows(store: Store) -> list[dict[str, Any]]:
 
 
 def subject_access(store: Store, child_id: str) -> dict[str, Any]:
-    """Everything ``store`` holds about one child: prompts (with their judgements) and
-    audit rows, as plain JSON-ready values."""
+    """Everything ``store`` holds about one child: prompts (with their judgements), audit
+    rows, and the cohort lists the child appeared on, as plain JSON-ready values."""
     with store.reading() as conn:
         ids = (
             conn.execute(
@@ -283,9 +310,24 @@ def subject_access(store: Store, child_id: str) -> dict[str, Any]:
             .all()
         )
         records = [store.prompt_in(conn, i) for i in ids]
+        listed = conn.execute(
+            select(
+                audit_log.c.id.label("audit_row"),
+                audit_log.c.at,
+                audit_log.c.key_name,
+                audit_log.c.purpose,
+                audit_log.c.model_versions,
+                cohort_children.c.rank,
+            )
+            .join(audit_log, audit_log.c.request_id == cohort_children.c.request_id)
+            .where(cohort_children.c.child_id == child_id)
+            .order_by(audit_log.c.id)
+        ).mappings()
+        cohorts = [_jsonable({**dict(r), "at": _aware(r["at"])}) for r in listed]
     return {
         "prompts": [_jsonable(_public(r)) for r in records],
         "audit_rows": [r.as_dict() for r in store.audit_rows(child_id=child_id)],
+        "cohort_lists": cohorts,
     }
 
 

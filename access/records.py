@@ -58,6 +58,8 @@ class Outcome(StrEnum):
     allowed = "allowed"
     refused = "refused"
     error = "error"
+    alert = "alert"
+    """Not a request: a warning the service wrote (e.g. a key asking about many children)."""
 
 
 class UnknownPromptError(LookupError):
@@ -176,6 +178,10 @@ class AuditEntry:
     status : int or None
         HTTP status (None for a command).
     key_name, role, child_id, purpose, model_versions, detail : str or None
+    client : str or None
+        The caller's network address.
+    children : tuple of str
+        The children a cohort list returned, in order (stored in ``cohort_children``).
     """
 
     endpoint: str
@@ -189,14 +195,18 @@ class AuditEntry:
     purpose: str | None = None
     model_versions: str | None = None
     detail: str | None = None
+    client: str | None = None
+    children: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class AuditRow(AuditEntry):
-    """A stored audit row: an :class:`AuditEntry` with its ``id`` and ``at`` (UTC)."""
+    """A stored audit row: an :class:`AuditEntry` with its ``id``, ``at`` (UTC) and chain
+    value ``mac`` (:mod:`access.chain`)."""
 
     id: int = 0
     at: datetime | None = None
+    mac: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values, columns in the table's order (``at`` as ISO 8601)."""

@@ -37,6 +37,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    inspect,
     select,
     text,
 )
@@ -49,7 +50,9 @@ __all__ = [
     "UTCDateTime",
     "api_keys",
     "audit_log",
+    "cohort_children",
     "create_schema",
+    "SchemaError",
     "judgements",
     "metadata",
     "prompts",
@@ -111,9 +114,23 @@ audit_log = Table(
     Column("outcome", String(10), nullable=False),
     Column("detail", String(500)),
     Column("request_id", String(64), nullable=False),
+    Column("client", String(100)),
+    Column("mac", String(64)),
 )
 AUDIT_COLUMNS = tuple(c.name for c in audit_log.columns)
 """The audit table's columns, in order (the export's columns)."""
+
+cohort_children = Table(
+    "cohort_children",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("request_id", String(64), nullable=False, index=True),
+    Column("rank", Integer, nullable=False),
+    Column("child_id", String(200), nullable=False, index=True),
+)
+"""The children each cohort list returned, by the request id of its audit row (kept, and
+protected, as long as the audit row: the same triggers)."""
 
 prompts = Table(
     "prompts",
@@ -162,6 +179,8 @@ retention_log = Table(
     Column("oldest", UTCDateTime),
     Column("newest", UTCDateTime),
     Column("operator", String(100)),
+    Column("chain_id", _ID),
+    Column("chain_mac", String(64)),
 )
 
 _APPEND_ONLY = "audit_log is append-only: audit rows cannot be changed"
@@ -180,6 +199,17 @@ _SQLITE_TRIGGERS = (
       OR OLD."at" >= datetime('now', '-' ||
          (SELECT audit_months FROM retention_policy WHERE id = 1) || ' months')
     BEGIN SELECT RAISE(ABORT, '{_TOO_YOUNG}'); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS cohort_children_no_update BEFORE UPDATE ON cohort_children
+    BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS cohort_children_no_early_delete BEFORE DELETE
+    ON cohort_children
+    WHEN (SELECT audit_months FROM retention_policy WHERE id = 1) IS NULL
+      OR OLD."at" >= datetime('now', '-' ||
+         (SELECT audit_months FROM retention_policy WHERE id = 1) || ' months')
+    BEGIN SELECT RAISE(ABORT, '{_TOO_YOUNG}'); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS cohort_children_no_replace BEFORE INSERT ON cohort_children
+    WHEN EXISTS (SELECT 1 FROM cohort_children WHERE id = NEW.id)
+    BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END""",
     f"""CREATE TRIGGER IF NOT EXISTS retention_log_no_update BEFORE UPDATE ON retention_log
     BEGIN SELECT RAISE(ABORT, '{_LOG_ONLY}'); END""",
     f"""CREATE TRIGGER IF NOT EXISTS retention_log_no_delete BEFORE DELETE ON retention_log
@@ -223,6 +253,11 @@ _POSTGRES_TRIGGERS = (
     FOR EACH ROW EXECUTE FUNCTION lantern_audit_append_only()""",
     """CREATE OR REPLACE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION lantern_audit_append_only()""",
+    """CREATE OR REPLACE TRIGGER cohort_children_append_only
+    BEFORE UPDATE OR DELETE ON cohort_children
+    FOR EACH ROW EXECUTE FUNCTION lantern_audit_append_only()""",
+    """CREATE OR REPLACE TRIGGER cohort_children_no_truncate BEFORE TRUNCATE ON cohort_children
+    FOR EACH STATEMENT EXECUTE FUNCTION lantern_audit_append_only()""",
     """CREATE OR REPLACE FUNCTION lantern_refuse_change() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN RAISE EXCEPTION '%', TG_ARGV[0]; END $$""",
@@ -247,6 +282,25 @@ _POSTGRES_TRIGGERS = (
     FOR EACH ROW EXECUTE FUNCTION lantern_policy_logged()""",
 )
 
+
+class SchemaError(RuntimeError):
+    """The database holds Lantern's tables from an older version, without today's columns."""
+
+
+def _check_columns(conn) -> None:
+    """Refuse tables that ``create_all`` left as an older Lantern made them."""
+    inspector = inspect(conn)
+    for table in (audit_log, retention_log):
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        missing = [c.name for c in table.columns if c.name not in have]
+        if missing:
+            raise SchemaError(
+                f"the database's {table.name} table lacks the columns {', '.join(missing)}: "
+                "it was created by an older Lantern. Export its audit log (`lantern "
+                "audit-log --since ...`), keep the export, and start a new database"
+            )
+
+
 _SCHEMA_LOCK = 7_406_171_931  # any constant: serialises first-use schema creation on PostgreSQL
 
 
@@ -263,6 +317,7 @@ def create_schema(engine: Engine, audit_months: int) -> None:
             if postgres:
                 conn.execute(text(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})"))
             metadata.create_all(conn)
+            _check_columns(conn)
             for ddl in _POSTGRES_TRIGGERS if postgres else _SQLITE_TRIGGERS:
                 conn.execute(text(ddl))
             exists = conn.execute(select(retention_policy.c.id)).first()

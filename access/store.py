@@ -24,32 +24,30 @@ One SQLAlchemy database (SQLite by default, PostgreSQL for a shared deployment) 
     What each ``lantern retention --apply`` removed: table, rule, cutoff, row count and the
     time span of the removed rows.
 
-Tables are created on first use (never on import or construction). SQLite runs in WAL mode
-with ``synchronous=NORMAL``; writes take the write lock when they begin (``BEGIN
-IMMEDIATE``) and wait up to ``busy_timeout_ms`` for it, so several worker processes can
-write to one file safely.
+Tables are created on first use (never on import or construction); how the store connects
+(SQLite's locking for several writer processes) is :mod:`access.engine`'s.
 """
 
 from __future__ import annotations
 
 import getpass
-import json
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
 
+from access.chain import row_mac
 from access.config import StoreSettings
+from access.engine import make_engine
 from access.records import (
     MAX_NOTE_CHARS,
     VIEWS,
@@ -64,7 +62,6 @@ from access.records import (
     PromptRecord,
     UnknownKeyError,
     UnknownPromptError,
-    clip,
     hash_token,
     is_uuid,
     looks_like_token,
@@ -74,88 +71,27 @@ from access.records import (
     storable,
 )
 from access.roles import Role
-from access.schema import api_keys, audit_log, create_schema, judgements, prompts
+from access.rows import api_key, audit_values, prompt_values
+from access.rows import judgement as row_judgement
+from access.schema import (
+    api_keys,
+    audit_log,
+    cohort_children,
+    create_schema,
+    judgements,
+    prompts,
+    retention_log,
+)
+from access.secret import obtain_secret
 
-__all__ = ["EncodedJSON", "Store", "operator_name"]
+__all__ = ["Store", "operator_name"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 
 
-def _prompt_values(record: PromptRecord) -> dict[str, Any]:
-    # Shallow: dataclasses.asdict would deep-copy the whole prompt document for nothing.
-    values = {f.name: getattr(record, f.name) for f in fields(record) if f.name in _PROMPT_COLUMNS}
-    if record.encoded is not None:
-        values["prompt"] = EncodedJSON(record.encoded)
-    return values
-
-
-_PROMPT_COLUMNS = frozenset(c.name for c in prompts.columns)
-
-
-class EncodedJSON(str):
-    """JSON text encoded already (the body a response carried): stored as it is."""
-
-
-def _json_text(value: Any) -> str:
-    """The database's JSON serialiser: encoded text as it is, anything else encoded now."""
-    return str(value) if isinstance(value, EncodedJSON) else json.dumps(value)
-
+_CHAIN_LOCK = 7_406_171_932  # any constant: serialises appends to the chain on PostgreSQL
 
 _AUDIT_INSERT = audit_log.insert().returning(audit_log.c.id, sort_by_parameter_order=True)
-
-
-def _audit_values(entry: AuditEntry, at: datetime) -> dict[str, Any]:
-    return {
-        "at": at,
-        "key_name": clip(entry.key_name, 100),
-        "role": clip(entry.role, 20),
-        "endpoint": clip(entry.endpoint, 300),
-        "method": clip(entry.method, 10),
-        "child_id": clip(entry.child_id, 200),
-        "purpose": clip(entry.purpose, 500),
-        "model_versions": clip(entry.model_versions, 500),
-        "status": entry.status,
-        "outcome": Outcome(entry.outcome).value,
-        "detail": clip(entry.detail, 500),
-        "request_id": clip(entry.request_id, 64),
-    }
-
-
-# --------------------------------------------------------------------------- engine
-
-
-def _make_engine(settings: StoreSettings) -> Engine:
-    url = make_url(settings.url)
-    if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, json_serializer=_json_text)
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
-        url,
-        connect_args={"timeout": settings.busy_timeout_ms / 1000},
-        json_serializer=_json_text,
-    )
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection, _record):
-        # SQLAlchemy, not sqlite3, emits BEGIN (below), so writes can take the lock up front.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {settings.busy_timeout_ms}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA mmap_size = 268435456")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn):
-        # A deferred transaction that reads and then writes can fail at once with "database
-        # is locked" when another process wrote in between; IMMEDIATE waits its turn instead.
-        write = conn.get_execution_options().get("lantern_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-    return engine
 
 
 # --------------------------------------------------------------------------- the store
@@ -188,6 +124,7 @@ class Store:
         self._engine: Engine | None = None
         self._lock = threading.Lock()
         self._keys: dict[str, tuple[float, ApiKey]] = {}
+        self._secret: bytes | None = None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -197,7 +134,7 @@ class Store:
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    engine = _make_engine(self.settings)
+                    engine = make_engine(self.settings)
                     try:
                         create_schema(engine, self.settings.retention.audit_months)
                     except BaseException:
@@ -296,7 +233,7 @@ class Store:
         """Every key ever issued (revoked ones too), oldest first."""
         with self.reading() as conn:
             rows = conn.execute(select(api_keys).order_by(api_keys.c.id)).mappings().all()
-        return [_api_key(r) for r in rows]
+        return [api_key(r) for r in rows]
 
     def revoke_key(self, name: str) -> ApiKey:
         """Revoke the key ``name`` (already revoked: unchanged). Other processes stop
@@ -318,7 +255,7 @@ class Store:
             raise UnknownKeyError(f"no key is named {name!r}; `lantern keys list` shows the keys")
         with self._lock:
             self._keys = {h: v for h, v in self._keys.items() if v[1].name != name}
-        return _api_key(row)
+        return api_key(row)
 
     def verify_key(self, token: str) -> ApiKey | None:
         """The key this token is (revoked or not), or None if Lantern never issued it.
@@ -339,7 +276,7 @@ class Store:
             )
         if row is None:
             return None
-        key = _api_key(row)
+        key = api_key(row)
         if self.settings.key_cache_seconds > 0:
             with self._lock:
                 if len(self._keys) > 10_000:
@@ -367,35 +304,102 @@ class Store:
         return self.append_audits([entry])[0]
 
     def append_audits(
-        self, entries: Sequence[AuditEntry], prompts_issued: Sequence[PromptRecord] = ()
+        self,
+        entries: Sequence[AuditEntry],
+        records: Sequence[PromptRecord | Judgement] = (),
     ) -> list[AuditRow]:
-        """Append audit rows, and store the prompts they answered, in one transaction.
+        """Append audit rows, and store the prompts and judgements they answered, in one
+        transaction.
 
-        Either every row and prompt is written or none is: a prompt is never kept without
-        the audit row of the request that issued it.
+        Either everything is written or nothing is: a prompt or a judgement is never kept
+        without the audit row of the request that made it. Each row is chained to the one
+        before (:mod:`access.chain`); transactions that append take the log's lock first, so
+        the chain follows the ids.
 
         Parameters
         ----------
         entries : sequence of AuditEntry
             Stamped now (UTC), in order.
-        prompts_issued : sequence of PromptRecord
-            Built by :func:`prompt_record`.
+        records : sequence of PromptRecord or Judgement
+            Prompts built by :func:`prompt_record`, judgements by :meth:`judgement_for`.
 
         Raises
         ------
         sqlalchemy.exc.SQLAlchemyError
             If anything could not be written (then nothing was).
         """
-        at = now()
-        values = [_audit_values(entry, at) for entry in entries]
+        secret = self.secret
+        issued = [r for r in records if isinstance(r, PromptRecord)]
+        views = [asdict(r) for r in records if isinstance(r, Judgement)]
         ids: list[int] = []
+        values: list[dict[str, Any]] = []
         # Statements with parameter lists: one multi-row INSERT each, no per-row compiling.
         with self.writing() as conn:
-            if prompts_issued:
-                conn.execute(prompts.insert(), [_prompt_values(r) for r in prompts_issued])
+            previous = self._chain_head(conn)
+            at = now()  # under the lock, so time follows the ids
+            children = []
+            for entry in entries:
+                row = audit_values(entry, at)
+                row["mac"] = previous = row_mac(secret, previous, row, entry.children)
+                values.append(row)
+                children += [
+                    {"at": at, "request_id": row["request_id"], "rank": i, "child_id": child}
+                    for i, child in enumerate(entry.children, start=1)
+                ]
+            if issued:
+                conn.execute(prompts.insert(), [prompt_values(r) for r in issued])
+            if views:
+                conn.execute(judgements.insert(), views)
             if values:
                 ids = list(conn.execute(_AUDIT_INSERT, values).scalars())
-        return [AuditRow(id=row_id, **row) for row_id, row in zip(ids, values, strict=True)]
+            if children:
+                conn.execute(cohort_children.insert(), children)
+        return [
+            AuditRow(id=row_id, children=entry.children, **row)
+            for row_id, row, entry in zip(ids, values, entries, strict=True)
+        ]
+
+    def _log_is_chained(self) -> bool:
+        with self.reading() as conn:
+            return (
+                conn.execute(
+                    select(audit_log.c.id).where(audit_log.c.mac.is_not(None)).limit(1)
+                ).first()
+                is not None
+            )
+
+    def _chain_head(self, conn: Connection) -> str:
+        """The ``mac`` the next row chains from, holding the log's lock until the
+        transaction ends (SQLite's write transactions hold it from their start)."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"SELECT pg_advisory_xact_lock({_CHAIN_LOCK})"))
+        last = conn.execute(
+            select(audit_log.c.mac).order_by(audit_log.c.id.desc()).limit(1)
+        ).first()
+        if last is not None:
+            return last.mac or ""
+        anchor = conn.execute(
+            select(retention_log.c.chain_mac)
+            .where(retention_log.c.chain_mac.is_not(None))
+            .order_by(retention_log.c.chain_id.desc())
+            .limit(1)
+        ).first()
+        return anchor.chain_mac if anchor is not None else ""
+
+    @property
+    def secret(self) -> bytes:
+        """The audit chain's secret (:mod:`access.secret`), created with the first row.
+
+        Raises
+        ------
+        SecretError
+            If it is missing while the log holds chained rows, or cannot be used.
+        """
+        if self._secret is None:
+            self._secret = obtain_secret(
+                self.settings.secret_path(), self._log_is_chained, self.describe()
+            )
+        return self._secret
 
     def log_command(
         self,
@@ -458,7 +462,7 @@ class Store:
         :func:`prompt_record`."""
         record = prompt_record(**details)
         with self.writing() as conn:
-            conn.execute(prompts.insert(), [_prompt_values(record)])
+            conn.execute(prompts.insert(), [prompt_values(record)])
         return record
 
     def get_prompt(self, prompt_id: str) -> PromptRecord:
@@ -489,9 +493,9 @@ class Store:
         views = conn.execute(
             select(judgements).where(judgements.c.prompt_id == prompt_id).order_by(judgements.c.id)
         ).mappings()
-        return PromptRecord(**dict(row), judgements=tuple(_judgement(j) for j in views))
+        return PromptRecord(**dict(row), judgements=tuple(row_judgement(j) for j in views))
 
-    def record_judgement(
+    def judgement_for(
         self,
         prompt_id: str,
         view: str,
@@ -499,26 +503,33 @@ class Store:
         key_name: str,
         note: str | None = None,
         at: datetime | None = None,
-    ) -> Judgement:
-        """Record a practitioner's judgement on a prompt.
+    ) -> tuple[Judgement, PromptRecord]:
+        """A practitioner's judgement on a prompt, checked but not yet stored (the service
+        stores it with its request's audit row; :meth:`record_judgement` stores it now).
 
         Parameters
         ----------
         prompt_id : str
         view : {"agree", "disagree"}
         key_name : str
-            The key recording it.
+            The key recording it: it must be the key the prompt was issued to.
         note : str, optional
             The practitioner's own words (at most 4,000 characters).
         at : datetime, optional
             Default: now (UTC).
+
+        Returns
+        -------
+        (Judgement, PromptRecord)
+            The judgement, and the prompt it is on.
 
         Raises
         ------
         InvalidJudgementError
             If ``view`` is not ``agree`` or ``disagree``, or the note is too long.
         UnknownPromptError
-            If no prompt has this id.
+            If no prompt with this id was issued to ``key_name`` (a prompt issued to another
+            key gets the same answer, so ids cannot be probed).
         """
         if view not in VIEWS:
             raise InvalidJudgementError(
@@ -529,6 +540,8 @@ class Store:
                 f"the note has {len(note):,} characters; keep it to {MAX_NOTE_CHARS:,} and "
                 "record the rest in the case file"
             )
+        with self.reading() as conn:
+            prompt = self._own_prompt(conn, prompt_id, key_name)
         judgement = Judgement(
             prompt_id=prompt_id,
             view=view,
@@ -536,33 +549,37 @@ class Store:
             key_name=key_name,
             at=at or now(),
         )
+        return judgement, prompt
+
+    def _own_prompt(self, conn: Connection, prompt_id: str, key_name: str) -> PromptRecord:
+        try:
+            record = self.prompt_in(conn, prompt_id)
+        except UnknownPromptError:
+            record = None
+        if record is None or record.key_name != key_name:
+            raise UnknownPromptError(
+                f"no prompt with id {prompt_id!r} was issued to this key: a judgement is "
+                "recorded by the key that received the prompt (prompts are kept "
+                f"{self.settings.retention.prompts_months} months)"
+            )
+        return record
+
+    def record_judgement(
+        self,
+        prompt_id: str,
+        view: str,
+        *,
+        key_name: str,
+        note: str | None = None,
+        at: datetime | None = None,
+    ) -> Judgement:
+        """Record a practitioner's judgement on a prompt now; arguments and errors as
+        :meth:`judgement_for`."""
+        judgement, _ = self.judgement_for(prompt_id, view, key_name=key_name, note=note, at=at)
         with self.writing() as conn:
-            self.prompt_in(conn, prompt_id)
+            self._own_prompt(conn, prompt_id, key_name)
             conn.execute(judgements.insert().values(**asdict(judgement)))
         return judgement
-
-
-# --------------------------------------------------------------------------- row helpers
-
-
-def _api_key(row: Mapping[str, Any]) -> ApiKey:
-    return ApiKey(
-        name=row["name"],
-        role=row["role"],
-        key_id=row["key_id"],
-        created_at=row["created_at"],
-        revoked_at=row["revoked_at"],
-    )
-
-
-def _judgement(row: Mapping[str, Any]) -> Judgement:
-    return Judgement(
-        prompt_id=row["prompt_id"],
-        view=row["view"],
-        note=row["note"],
-        key_name=row["key_name"],
-        at=row["at"],
-    )
 
 
 def operator_name() -> str:

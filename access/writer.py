@@ -31,7 +31,7 @@ from concurrent.futures import Future
 
 from sqlalchemy.engine import make_url
 
-from access.records import AuditEntry, AuditRow, PromptRecord
+from access.records import AuditEntry, AuditRow, Judgement, PromptRecord
 from access.store import Store
 
 __all__ = ["GroupWriter"]
@@ -63,15 +63,18 @@ class GroupWriter:
         self.max_group = max_group
         self.commits = 0
         """Transactions committed (for benchmarks and tests)."""
-        self._waiting: list[tuple[AuditEntry, tuple[PromptRecord, ...], asyncio.Future]] = []
+        self._waiting: list[
+            tuple[AuditEntry, tuple[PromptRecord | Judgement, ...], asyncio.Future]
+        ] = []
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     async def write(
-        self, entry: AuditEntry, prompts_issued: Sequence[PromptRecord] = ()
+        self, entry: AuditEntry, records: Sequence[PromptRecord | Judgement] = ()
     ) -> AuditRow:
-        """Write one request's audit row and prompts; return the stored row once committed.
+        """Write one request's audit row with the prompts and judgements it made; return the
+        stored row once committed.
 
         Raises
         ------
@@ -79,22 +82,22 @@ class GroupWriter:
             Whatever kept the row (and its prompts) from being written.
         """
         if not self.on_loop:
-            return await asyncio.wrap_future(self.submit(entry, prompts_issued))
+            return await asyncio.wrap_future(self.submit(entry, records))
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if not self._waiting:
             loop.call_soon(self._flush)
-        self._waiting.append((entry, tuple(prompts_issued), future))
+        self._waiting.append((entry, tuple(records), future))
         return await future
 
     def submit(
-        self, entry: AuditEntry, prompts_issued: Sequence[PromptRecord] = ()
+        self, entry: AuditEntry, records: Sequence[PromptRecord | Judgement] = ()
     ) -> Future[AuditRow]:
         """Queue one request's row for the writer thread (from any thread); the future holds
         the stored row, or the error that kept it from being written."""
         future: Future[AuditRow] = Future()
         self._start()
-        self._queue.put((entry, tuple(prompts_issued), future))
+        self._queue.put((entry, tuple(records), future))
         return future
 
     def close(self, timeout: float = 10.0) -> None:

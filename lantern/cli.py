@@ -58,7 +58,7 @@ app.command("overview")(_governance.overview)
 from lantern.commands import access as _access  # noqa: E402
 
 app.add_typer(_access.keys_app, name="keys")
-app.command("audit-log")(_access.audit_log)
+app.add_typer(_access.audit_log_app, name="audit-log")
 app.command("subject-access")(_access.subject_access)
 app.command("retention")(_access.retention)
 

@@ -11,6 +11,7 @@ quick.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
@@ -110,14 +111,17 @@ def _when(moment: datetime | None) -> str:
 
 
 def _write_text(text: str, out: Path | None) -> None:
-    """Write to ``out`` atomically, or to standard output."""
+    """Write to ``out`` atomically, readable by its owner only, or to standard output."""
     if out is None:
         typer.echo(text, nl=not text.endswith("\n"))
         return
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial")
     try:
-        partial.write_text(text)
+        partial.unlink(missing_ok=True)
+        # Owner-only: an export holds children's ids (and a subject access export, more).
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(text)
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
@@ -157,6 +161,32 @@ def create_key(
         soft_wrap=True,
     )
     typer.echo(issued.token)
+
+
+@keys_app.command("init")
+def init_keys(database_url: DatabaseOption = None, config: ConfigOption = None) -> None:
+    """Create the audit log's chain secret (a private file; see docs/security.md), before the
+    first key or service start. Refuses to replace one that exists."""
+    from access.secret import SECRET_VARIABLE, create_secret
+
+    store = open_store(config, database_url)
+    path = store.settings.secret_path()
+    if os.environ.get(SECRET_VARIABLE):
+        raise _fail(f"the secret is given in ${SECRET_VARIABLE}; there is no file to create")
+    try:
+        create_secret(path)
+    except FileExistsError:
+        raise _fail(
+            f"the audit secret {path} exists already; keep it (the log's chain is checked "
+            "with it). Nothing was changed"
+        ) from None
+    with database_errors(store):
+        store.log_command("keys init", detail=f"created the audit secret {path}")
+    console.print(
+        f"created the audit secret {path} (readable by you only). Keep it outside the "
+        "database's backups; without it the log cannot be verified",
+        soft_wrap=True,
+    )
 
 
 @keys_app.command("list")
@@ -212,10 +242,20 @@ def revoke_key(
 # --------------------------------------------------------------------------- audit log
 
 
+audit_log_app = typer.Typer(
+    help="Export the audit log (`lantern audit-log --since DAY`), or check it (`verify`).",
+    invoke_without_command=True,
+    no_args_is_help=True,
+)
+
+
+@audit_log_app.callback()
 def audit_log(
+    ctx: typer.Context,
     since: Annotated[
-        str, typer.Option(help="First day to export (YYYY-MM-DD, UTC).", show_default=False)
-    ],
+        str | None,
+        typer.Option(help="First day to export (YYYY-MM-DD, UTC).", show_default=False),
+    ] = None,
     until: Annotated[
         str | None, typer.Option(help="Last day to export, inclusive (default: today).")
     ] = None,
@@ -223,6 +263,14 @@ def audit_log(
     out: Annotated[
         Path | None, typer.Option(help="File to write (default: standard output).")
     ] = None,
+    alerts: Annotated[
+        bool,
+        typer.Option(
+            "--alerts",
+            help="Show the alerts the service wrote (keys asking about many children), "
+            "since --since (default: the last 30 days), instead of exporting.",
+        ),
+    ] = False,
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -231,6 +279,16 @@ def audit_log(
     One row per request: who, when, which child, stated purpose, model versions, outcome and
     request id. The export is itself logged.
     """
+    if ctx.invoked_subcommand is not None:
+        return
+    if alerts:
+        _show_alerts(since, config, database_url)
+        return
+    if since is None:
+        raise _fail(
+            "give the first day to export with --since YYYY-MM-DD (or `lantern audit-log "
+            "verify` to check the log)"
+        )
     from access.export import audit_log_csv
 
     first = _parse_day("--since", since)
@@ -253,6 +311,58 @@ def audit_log(
     _write_text(text, out)
     if out is not None:
         console.print(f"wrote {len(rows):,} audit rows ({first} to {last}) to {out}")
+
+
+def _show_alerts(since: str | None, config: Path | None, database_url: str | None) -> None:
+    first = _parse_day("--since", since) if since else datetime.now(UTC).date() - timedelta(days=30)
+    store = open_store(config, database_url)
+    with database_errors(store):
+        rows = [
+            r
+            for r in store.audit_rows(datetime.combine(first, time(), UTC))
+            if r.outcome == "alert"
+        ]
+        store.log_command("audit-log --alerts", detail=f"showed {len(rows)} alerts since {first}")
+    if not rows:
+        console.print(f"no alerts since {first}")
+        return
+    table = Table(title=f"Alerts since {first}")
+    for column in ("time", "key", "role", "address", "what"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            _when(row.at), row.key_name or "", row.role or "", row.client or "", row.detail or ""
+        )
+    console.print(table)
+
+
+@audit_log_app.command("verify")
+def verify_audit_log(database_url: DatabaseOption = None, config: ConfigOption = None) -> None:
+    """Check the audit log's chain: exit 0 if every row is as written, 1 naming the first
+    row that was changed, deleted after, or inserted out of order."""
+    from access.integrity import verify_audit_log as verify
+    from access.secret import SecretError
+
+    store = open_store(config, database_url)
+    with database_errors(store):
+        try:
+            check = verify(store)
+        except SecretError as err:
+            raise _fail(str(err)) from None
+        store.log_command(
+            "audit-log verify",
+            detail=f"{check.rows} rows checked: "
+            + ("whole" if check.whole else f"row {check.first_bad} fails"),
+        )
+    if not check.whole:
+        console.print(
+            f"[red]audit row {check.first_bad} fails its chain check[/]: {check.problem}. "
+            f"{check.rows - 1:,} rows before it are as written. Keep this database as it is "
+            "and tell whoever is responsible for the partnership's information governance",
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=1)
+    console.print(f"the audit log is whole: {check.rows:,} rows, each as written, in order")
 
 
 # --------------------------------------------------------------------------- data protection

@@ -124,7 +124,74 @@ def test_an_unreachable_database_exits_1_naming_the_url_without_its_password():
     assert "could not use the database" in done.output and "s3cret" not in done.output
 
 
+def test_the_database_is_created_readable_by_its_owner_only(sqlite_url, cli_store):
+    lantern(sqlite_url, "keys", "create", "--role", "auditor", "--name", "cara")
+    cli_store.log_command("test")  # holds a connection open, so the -wal file is there
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    for made in (path, path.with_name(path.name + "-wal")):
+        assert made.stat().st_mode & 0o777 == 0o600, made
+
+
+def test_keys_init_creates_a_private_secret_once(sqlite_url, cli_store):
+    done = lantern(sqlite_url, "keys", "init")
+    assert done.exit_code == 0, done.output
+    path = cli_store.settings.secret_path()
+    assert path.stat().st_mode & 0o777 == 0o600 and len(path.read_text().strip()) == 64
+    before = path.read_text()
+    again = lantern(sqlite_url, "keys", "init")
+    assert again.exit_code == 2 and "exists already" in again.output
+    assert path.read_text() == before
+
+
 # --------------------------------------------------------------------------- audit log
+
+
+def test_audit_log_verify_exits_0_when_whole_and_1_naming_a_tampered_row(sqlite_url, cli_store):
+    import sqlite3
+
+    for n in range(3):
+        cli_store.log_command("test", child_id=f"C{n}")
+    done = lantern(sqlite_url, "audit-log", "verify")
+    assert done.exit_code == 0, done.output
+    assert "whole: 3 rows" in " ".join(done.output.split())
+    second = cli_store.audit_rows()[1].id
+    path = sqlite_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as raw:  # as anyone who can write the file could
+        raw.execute("DROP TRIGGER audit_log_no_update")
+        raw.execute("UPDATE audit_log SET child_id = 'C9' WHERE id = ?", (second,))
+    done = lantern(sqlite_url, "audit-log", "verify")
+    assert done.exit_code == 1, done.output
+    assert f"audit row {second} fails its chain check" in " ".join(done.output.split())
+
+
+def test_audit_log_alerts_shows_the_alerts_only(sqlite_url, cli_store):
+    from access.records import Outcome
+
+    quiet = lantern(sqlite_url, "audit-log", "--alerts")
+    assert quiet.exit_code == 0 and "no alerts since" in quiet.output
+    cli_store.append_audits(
+        [
+            AuditEntry("/prompt", "POST", Outcome.allowed, "r1", 200, key_name="sam"),
+            AuditEntry(
+                "/prompt",
+                "ALERT",
+                Outcome.alert,
+                "r2",
+                key_name="sam",
+                role="practitioner",
+                detail="key sam asked about more than 40 distinct children this hour",
+            ),
+        ]
+    )
+    done = lantern(sqlite_url, "audit-log", "--alerts")
+    assert done.exit_code == 0, done.output
+    text_ = " ".join(done.output.split())
+    assert "more than 40 distinct children" in text_ and "r1" not in text_
+
+
+def test_audit_log_without_since_or_verify_says_what_to_give(sqlite_url):
+    done = lantern(sqlite_url, "audit-log")
+    assert done.exit_code == 2 and "--since YYYY-MM-DD" in " ".join(done.output.split())
 
 
 def test_audit_log_exports_the_days_asked_for_as_csv_or_json(sqlite_url, cli_store, tmp_path):
@@ -156,6 +223,7 @@ def test_audit_log_exports_the_days_asked_for_as_csv_or_json(sqlite_url, cli_sto
         sqlite_url, "audit-log", "--since", "2025-01-01", "--format", "json", "--out", out
     )
     assert done.exit_code == 0 and "wrote 5 audit rows" in done.stdout
+    assert out.stat().st_mode & 0o777 == 0o600, "an export of children's ids is the owner's"
     exported = json.loads(out.read_text())
     assert [r["request_id"] for r in exported][:4] == ["jan", "feb1", "feb28", "mar"]
     assert set(exported[0]) >= {"at", "key_name", "role", "endpoint", "child_id", "purpose"}
@@ -259,7 +327,7 @@ def test_retention_dry_run_then_apply_with_the_policy_from_config(sqlite_url, cl
     with pytest.raises(LookupError):
         cli_store.get_prompt(old.prompt_id)
     assert cli_store.get_prompt(young.prompt_id)
-    assert [r["rows"] for r in retention_log_rows(cli_store)] == [0, 1, 0]
+    assert [r["rows"] for r in retention_log_rows(cli_store)] == [0, 1, 0, 0]
 
 
 # --------------------------------------------------------------------------- subprocesses

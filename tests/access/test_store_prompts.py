@@ -45,13 +45,25 @@ def test_judgements_are_recorded_on_their_prompt(store: Store):
     prompt_id = store.record_prompt(child_id="C7", key_name="bo", prompt=PROMPT).prompt_id
     other = store.record_prompt(child_id="C8", key_name="bo", prompt=PROMPT).prompt_id
     store.record_judgement(prompt_id, "disagree", key_name="bo", note="known to the family team")
-    store.record_judgement(prompt_id, "agree", key_name="cara")
+    store.record_judgement(prompt_id, "agree", key_name="bo", note="after the meeting")
     found = store.get_prompt(prompt_id)
     assert [(j.view, j.key_name, j.note) for j in found.judgements] == [
         ("disagree", "bo", "known to the family team"),
-        ("agree", "cara", None),
+        ("agree", "bo", "after the meeting"),
     ]
     assert store.get_prompt(other).judgements == ()
+
+
+def test_only_the_key_a_prompt_was_issued_to_may_judge_it(store: Store):
+    prompt_id = store.record_prompt(child_id="C7", key_name="bo", prompt=PROMPT).prompt_id
+    with pytest.raises(UnknownPromptError, match="was issued to this key") as foreign:
+        store.record_judgement(prompt_id, "agree", key_name="cara")
+    with pytest.raises(UnknownPromptError) as unknown:
+        store.record_judgement(str(uuid.uuid4()), "agree", key_name="cara")
+    assert str(foreign.value) == str(unknown.value).replace(
+        unknown.value.args[0].split("'")[1], prompt_id
+    ), "another key's prompt gets the answer an unknown id gets"
+    assert store.get_prompt(prompt_id).judgements == ()
 
 
 @pytest.mark.parametrize("view", ["maybe", "AGREE", "", "yes"])
@@ -77,7 +89,7 @@ def test_unknown_prompts_raise_a_clear_error(store: Store, prompt_id: str):
     store.record_prompt(child_id="C7", key_name="bo", prompt=PROMPT)
     with pytest.raises(UnknownPromptError, match="no prompt has id"):
         store.get_prompt(prompt_id)
-    with pytest.raises(UnknownPromptError, match="prompt_id of a prompt Lantern issued"):
+    with pytest.raises(UnknownPromptError, match="was issued to this key"):
         store.record_judgement(prompt_id, "agree", key_name="bo")
     with store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(judgements)).scalar() == 0

@@ -13,20 +13,26 @@ from access.data_protection import (
     retention_report,
     subject_access,
 )
-from access.schema import audit_log, retention_policy
+from access.schema import audit_log, cohort_children, retention_policy
 from access.store import Store
 
 DAY = timedelta(days=1)
 PROMPT = {"advisory": "This prompt is advisory.", "reasons": []}
 
 
-def insert_audit(store: Store, at: datetime, request_id: str) -> None:
+def insert_audit(store: Store, at: datetime, request_id: str, children=()) -> None:
     with store.engine.begin() as conn:
         conn.execute(
             audit_log.insert().values(
-                at=at, endpoint="/prompt", method="POST", outcome="allowed", request_id=request_id
+                at=at, endpoint="/cohort", method="POST", outcome="allowed", request_id=request_id
             )
         )
+        for rank, child in enumerate(children, start=1):
+            conn.execute(
+                cohort_children.insert().values(
+                    at=at, request_id=request_id, rank=rank, child_id=child
+                )
+            )
 
 
 def populate(store: Store) -> dict[str, str]:
@@ -40,9 +46,9 @@ def populate(store: Store) -> dict[str, str]:
     kept = store.record_prompt(
         child_id="C1", key_name="bo", prompt=PROMPT, issued_at=months_before(now, 12) + 2 * DAY
     )
-    store.record_judgement(kept.prompt_id, "disagree", key_name="cara", at=now - 200 * DAY)
-    insert_audit(store, months_before(now, 72) - 2 * DAY, "past-period")
-    insert_audit(store, months_before(now, 72) + 2 * DAY, "within-period")
+    store.record_judgement(kept.prompt_id, "disagree", key_name="bo", at=now - 200 * DAY)
+    insert_audit(store, months_before(now, 72) - 2 * DAY, "past-period", ["C1", "C2"])
+    insert_audit(store, months_before(now, 72) + 2 * DAY, "within-period", ["C1"])
     return {"old": old.prompt_id, "kept": kept.prompt_id}
 
 
@@ -53,6 +59,7 @@ def test_a_dry_run_reports_and_removes_nothing(store: Store):
     assert {i.table: i.rows for i in report.items} == {
         "judgements": 1,
         "prompts": 1,
+        "cohort_children": 2,
         "audit_log": 1,
     }
     assert store.get_prompt(ids["old"]).judgements  # still there
@@ -65,25 +72,28 @@ def test_apply_removes_exactly_what_the_rule_selects_and_logs_it(store: Store):
     report = retention_report(store, apply=True)
     assert report.applied
     removed = {i.table: i.rows for i in report.items}
-    assert removed == {"judgements": 1, "prompts": 1, "audit_log": 1}
+    assert removed == {"judgements": 1, "prompts": 1, "cohort_children": 2, "audit_log": 1}
     # what stays: the prompt inside the period with its judgement, the audit row inside its
     with pytest.raises(LookupError):
         store.get_prompt(ids["old"])
     kept = store.get_prompt(ids["kept"])
-    assert [j.key_name for j in kept.judgements] == ["cara"]
+    assert [j.key_name for j in kept.judgements] == ["bo"]
     assert [r.request_id for r in store.audit_rows()] == ["within-period"]
+    assert [c["audit_row"] for c in subject_access(store, "C1")["cohort_lists"]] == [
+        store.audit_rows()[0].id
+    ], "the child's place on the list kept stays; the one removed goes"
     # the removal is logged: one row per table, same run, with counts and cutoffs
     log = retention_log_rows(store)
     assert {r["table_name"]: r["rows"] for r in log} == removed
     assert {r["run_id"] for r in log} == {report.run_id}
     by_table = {r["table_name"]: r for r in log}
-    assert by_table["audit_log"]["cutoff"] == report.items[2].cutoff.isoformat()
+    assert by_table["audit_log"]["cutoff"] == report.items[3].cutoff.isoformat()
     assert by_table["prompts"]["oldest"] == by_table["prompts"]["newest"]
     assert all(r["operator"] for r in log)
     # applying again removes nothing and says so
     again = retention_report(store, apply=True)
-    assert [i.rows for i in again.items] == [0, 0, 0]
-    assert len(retention_log_rows(store)) == 6
+    assert [i.rows for i in again.items] == [0, 0, 0, 0]
+    assert len(retention_log_rows(store)) == 8
 
 
 def test_a_shorter_audit_period_in_config_moves_the_database_policy_and_is_logged(
