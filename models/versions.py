@@ -5,6 +5,8 @@ Serving, governance, the audit and the comparison all read versions through here
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +15,14 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from models.artifacts import LABEL_ROWS, TEST_ROWS
-from models.scoring import ScoringModel
+from models.scoring import BOOSTER_FILE, META_FILE, ScoringModel
 from models.tracking import CHAMPION, TrackingSettings, get_alias
+
+SEAL_TAG = "lantern.champion.seal"
+"""Registered-model tag written by ``lantern promote``: ``"<version> <sha256 of its files>"``."""
+
+SCORING_FILES = "artifacts/scoring"
+"""Where a logged model keeps its scoring files, under the logged model's artifacts."""
 
 ADVICE = {
     "challenger": "train one first (`lantern train --model {name}`)",
@@ -63,27 +71,104 @@ def find_version(name: str, which: str, settings: TrackingSettings) -> ModelVers
     return found
 
 
+def scoring_files(version: ModelVersion, settings: TrackingSettings, into: Path) -> Path:
+    """Download a version's scoring files (the booster's text and the calibration's JSON,
+    :meth:`ScoringModel.save`) into ``into``; return their folder.
+
+    Only data files are read: never MLflow's pickled pyfunc, so a registry that someone
+    else can write cannot run code in whoever loads a model.
+    """
+    import mlflow.artifacts
+
+    settings.apply()
+    logged = settings.client().get_logged_model(str(version.source).removeprefix("models:/"))
+    folder = mlflow.artifacts.download_artifacts(
+        artifact_uri=f"{logged.artifact_location}/{SCORING_FILES}",
+        dst_path=str(into),
+        tracking_uri=settings.uri,
+    )
+    return Path(folder)
+
+
+def files_digest(folder: Path) -> str:
+    """SHA-256 over a scoring model's files, by name: what ``lantern promote`` seals."""
+    digest = hashlib.sha256()
+    for name in (BOOSTER_FILE, META_FILE):
+        digest.update(name.encode() + b"\0")
+        digest.update((Path(folder) / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _loaded(found: ModelVersion, settings: TrackingSettings) -> tuple[LoadedVersion, str]:
+    with tempfile.TemporaryDirectory(prefix="lantern-model-") as tmp:
+        folder = scoring_files(found, settings, Path(tmp))
+        return LoadedVersion(found, ScoringModel.load(folder)), files_digest(folder)
+
+
 def load_version(name: str, which: str, settings: TrackingSettings) -> LoadedVersion:
-    """The version of ``name`` that ``which`` names (alias or number), with its model loaded.
+    """The version of ``name`` that ``which`` names (alias or number), with its model loaded
+    from its data files (:func:`scoring_files`).
 
     Raises
     ------
     LookupError
         As :func:`find_version`.
     """
-    import mlflow.pyfunc
-
-    found = find_version(name, which, settings)
-    settings.apply()
-    pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{found.version}")
-    return LoadedVersion(found, pyfunc.unwrap_python_model().model)
+    return _loaded(find_version(name, which, settings), settings)[0]
 
 
-def load_champion(name: str, settings: TrackingSettings) -> LoadedVersion | None:
-    """The champion of ``name`` with its model, or None when it has none."""
-    if get_alias(name, CHAMPION, settings) is None:
+class UnsealedChampionError(LookupError):
+    """The ``champion`` alias, or its files, are not what ``lantern promote`` recorded."""
+
+
+def seal_champion(name: str, version: str, settings: TrackingSettings) -> str:
+    """Record, on the registered model, that ``version`` is the champion ``lantern promote``
+    chose and the SHA-256 of its files (:data:`SEAL_TAG`); returns the digest."""
+    found = find_version(name, str(version), settings)
+    with tempfile.TemporaryDirectory(prefix="lantern-seal-") as tmp:
+        digest = files_digest(scoring_files(found, settings, Path(tmp)))
+    settings.client().set_registered_model_tag(name, SEAL_TAG, f"{found.version} {digest}")
+    return digest
+
+
+def load_champion(
+    name: str, settings: TrackingSettings, *, sealed: bool = False
+) -> LoadedVersion | None:
+    """The champion of ``name`` with its model, or None when it has none.
+
+    Parameters
+    ----------
+    sealed : bool
+        Refuse a champion that ``lantern promote`` did not choose, or whose files changed
+        since (the service loads only sealed champions).
+
+    Raises
+    ------
+    UnsealedChampionError
+        When ``sealed`` and the alias or the files differ from the seal.
+    """
+    found = get_alias(name, CHAMPION, settings)
+    if found is None:
         return None
-    return load_version(name, CHAMPION, settings)
+    if not sealed:
+        return _loaded(found, settings)[0]
+    tags = settings.client().get_registered_model(name).tags or {}
+    seal_version, _, seal_digest = tags.get(SEAL_TAG, "").partition(" ")
+    if seal_version != str(found.version):
+        chose = f"chose v{seal_version}" if seal_version else "never chose a champion"
+        raise UnsealedChampionError(
+            f"{name}'s champion alias points at v{found.version}, but `lantern promote` "
+            f"{chose}: the alias was moved outside the promotion gate. Promote the version "
+            f"you mean with `lantern promote --model {name}`"
+        )
+    loaded, digest = _loaded(found, settings)
+    if digest != seal_digest:
+        raise UnsealedChampionError(
+            f"the files of {name} v{found.version} are not the ones `lantern promote` "
+            "sealed (their SHA-256 differs): the model store was changed after promotion. "
+            "Restore the store from a backup, or train and promote a new version"
+        )
+    return loaded
 
 
 def logged_test_rows(run_id: str, settings: TrackingSettings) -> pd.DataFrame:

@@ -78,6 +78,9 @@ class ServiceSettings(pydantic.BaseModel):
         Folder where one server's workers agree on reloads (default: a folder named after
         the ``bentoml serve`` process in ``<tmp>/lantern-<uid>``). It must be private: a
         folder others may write to is refused, since its files make the workers reload.
+    cohort_capacity : int
+        The most children one ``/cohort`` list may name: the team capacity. Set it to the
+        number of children the partnership's teams can act on in a cycle.
     trace_requests : bool
         Record an OpenTelemetry span for every request. Off by default: in a profile of the
         service the spans took about a tenth of the event loop's time per ``/prompt``, and
@@ -95,6 +98,7 @@ class ServiceSettings(pydantic.BaseModel):
     workers: int = pydantic.Field(2, ge=1, le=64)
     run_dir: Path | None = None
     trace_requests: bool = False
+    cohort_capacity: int = pydantic.Field(200, ge=1, le=100_000)
 
 
 def load_service_settings(path: Path | None = None) -> ServiceSettings:
@@ -315,9 +319,13 @@ def load_champion(name: str, tracking: TrackingSettings):
     NotReadyError
         If ``name`` has no champion.
     """
+    from models.versions import UnsealedChampionError
     from models.versions import load_champion as load
 
-    loaded = load(name, tracking)
+    try:
+        loaded = load(name, tracking, sealed=True)
+    except UnsealedChampionError as err:
+        raise NotReadyError(str(err)) from None
     if loaded is None:
         raise NotReadyError(
             f"{name} has no champion to serve: train, audit and promote one "

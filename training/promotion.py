@@ -26,6 +26,7 @@ from models.tracking import (
     get_alias,
     is_complete,
 )
+from models.versions import seal_champion
 
 __all__ = [
     "FAIRNESS_ARTIFACT",
@@ -255,14 +256,16 @@ def _decision_tags(decision: PromotionDecision) -> dict[str, str]:
     return tags
 
 
-def _record(client: MlflowClient, decision: PromotionDecision) -> None:
-    """Tag the version with the decision, then move ``champion`` if it was promoted."""
+def _record(client: MlflowClient, decision: PromotionDecision, settings: TrackingSettings) -> None:
+    """Tag the version with the decision, then move ``champion`` if it was promoted and seal
+    it (the service loads only the champion the seal names, with the files it hashed)."""
     for key, value in _decision_tags(decision).items():
         client.set_model_version_tag(decision.name, decision.version, key, value)
     if not decision.promoted:
         return
     try:
         client.set_registered_model_alias(decision.name, CHAMPION, decision.version)
+        seal_champion(decision.name, decision.version, settings)
     except BaseException:
         with _sigint_ignored():
             client.set_model_version_tag(decision.name, decision.version, DECISION_TAG, "failed")
@@ -354,5 +357,5 @@ def promote(
     )
     if decision.forced:
         _log.warning("forcing %s v%s to %s: %s", name, number, CHAMPION, reason)
-    _record(client, decision)
+    _record(client, decision, settings)
     return decision

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import pickle
+import tempfile
+from pathlib import Path
 
+import lightgbm as lgb
 import mlflow
+import numpy as np
 import pytest
 from mlflow import MlflowClient
 
+from models.scoring import ScoringModel
 from models.tracking import (
     TrackingSettings,
     failure_safe_run,
@@ -15,6 +21,8 @@ from models.tracking import (
     load_run_artifact_json,
     register_challenger,
 )
+from models.versions import SEAL_TAG, UnsealedChampionError, load_champion, scoring_files
+from training.pipeline import log_scoring_model
 from training.promotion import (
     FAIRNESS_ARTIFACT,
     PromotionPolicy,
@@ -29,11 +37,14 @@ FAIR = {"passed": True, "reasons": ["selection rates within 0.8-1.25 for every g
 CHAMPION_METRICS = {"auc": 0.75, "ece": 0.03}
 
 
-class Tiny(mlflow.pyfunc.PythonModel):
-    """Answers 0.5 for every row."""
-
-    def predict(self, context, model_input: list[float], params=None) -> list[float]:
-        return [0.5] * len(model_input)
+def tiny_model(seed: int = 0) -> ScoringModel:
+    """A real scoring model, fitted in milliseconds on 60 random rows."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(60, 2))
+    y = (X[:, 0] + rng.normal(size=60) > 0).astype(int)
+    params = {"objective": "binary", "num_leaves": 4, "min_data_in_leaf": 5, "verbose": -1}
+    booster = lgb.train(params, lgb.Dataset(X, y), num_boost_round=3)
+    return ScoringModel(booster, ["a", "b"], slope=1.0, intercept=0.0, outcome=MODEL)
 
 
 # The stores (``empty_store``, ``settings``) are in conftest.py.
@@ -41,12 +52,10 @@ class Tiny(mlflow.pyfunc.PythonModel):
 
 def train(settings: TrackingSettings, fairness: dict | None = FAIR) -> str:
     """A training run that logs its fairness result and registers a challenger; its version."""
-    with failure_safe_run(MODEL, "quarter", settings) as run:
+    with failure_safe_run(MODEL, "quarter", settings) as run, tempfile.TemporaryDirectory() as tmp:
         if fairness is not None:
             mlflow.log_dict(fairness, FAIRNESS_ARTIFACT)
-        uri = mlflow.pyfunc.log_model(
-            name="model", python_model=Tiny(), pip_requirements=["mlflow==3.17.2"]
-        ).model_uri
+        uri = log_scoring_model(tiny_model(), Path(tmp)).model_uri
         version = register_challenger(
             uri, MODEL, run_id=run.info.run_id, tags={}, settings=settings
         )
@@ -186,3 +195,62 @@ def test_fairness_gate_reads_the_result():
     assert not fairness_gate({"reasons": []}, POLICY).passed
     relaxed = PromotionPolicy(require_fairness=False)
     assert fairness_gate(None, relaxed).passed
+
+
+# --------------------------------------------------------------------------- the seal
+
+
+def test_promotion_seals_the_champion_and_a_moved_alias_is_refused(with_champion):
+    settings = with_champion
+    client = MlflowClient(settings.uri, settings.uri)
+    version, digest = client.get_registered_model(MODEL).tags[SEAL_TAG].split()
+    assert version == "1" and len(digest) == 64
+    assert load_champion(MODEL, settings, sealed=True).number == "1"
+    client.set_registered_model_alias(MODEL, "champion", "2")  # not through the gate
+    assert load_champion(MODEL, settings).number == "2", "unsealed reading still works"
+    with pytest.raises(UnsealedChampionError, match="moved outside the promotion gate"):
+        load_champion(MODEL, settings, sealed=True)
+
+
+def test_champion_files_changed_after_promotion_are_refused(with_champion, tmp_path):
+    settings = with_champion
+    champion_version = get_alias(MODEL, "champion", settings)
+    folder = scoring_files(champion_version, settings, tmp_path)
+    stored = Path(
+        MlflowClient(settings.uri, settings.uri)
+        .get_logged_model(champion_version.source.removeprefix("models:/"))
+        .artifact_location.removeprefix("file://")
+    )
+    meta = stored / "artifacts" / "scoring" / "model.json"
+    assert meta.read_text() == (folder / "model.json").read_text()
+    meta.write_text(meta.read_text().replace('"slope": 1.0', '"slope": 9.0'))
+    with pytest.raises(UnsealedChampionError, match="SHA-256 differs"):
+        load_champion(MODEL, settings, sealed=True)
+
+
+class _Trap:
+    """Unpickling this writes a file: the proof that a pickle was loaded."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (Path(self.path).write_text, ("pickle ran",))
+
+
+def test_a_pickled_model_is_never_unpickled_by_loading(with_champion, tmp_path):
+    settings = with_champion
+    champion_version = get_alias(MODEL, "champion", settings)
+    stored = Path(
+        MlflowClient(settings.uri, settings.uri)
+        .get_logged_model(champion_version.source.removeprefix("models:/"))
+        .artifact_location.removeprefix("file://")
+    )
+    pickled = list(stored.rglob("*.pkl"))
+    assert pickled, "MLflow's pyfunc is pickled: the file an attacker would replace"
+    proof = tmp_path / "ran"
+    for path in pickled:
+        path.write_bytes(pickle.dumps(_Trap(str(proof))))
+    loaded = load_champion(MODEL, settings, sealed=True)
+    assert loaded.model.predict_proba(np.zeros((1, 2))).shape == (1,)
+    assert not proof.exists()
