@@ -228,6 +228,16 @@ def bench_serving(
         keys={"practitioner": key},
         child_ids=list(children[:10]),
         snapshot_date=f"{latest:%Y-%m-%d}",
+        # The limits are checked on every request, as in service; set above the bench's load.
+        limits={
+            "roles": {
+                "practitioner": {
+                    "per_minute": 10_000_000,
+                    "per_day": 100_000_000,
+                    "children_per_hour": 10_000_000,
+                }
+            }
+        },
     )
     before = len(store.audit_rows())
     measured = {}

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = ("exclusion_neet", "serious_violence")
@@ -34,6 +35,9 @@ class Home:
     keys: dict[str, str]
     child_ids: list[str]
     snapshot_date: str
+    limits: dict | None = None
+    """The store's request limits (:class:`access.limits.LimitSettings` fields), if not the
+    defaults."""
 
     def env(self, **extra: str) -> dict[str, str]:
         """The environment a service (or a ``lantern`` command) on this home runs with."""
@@ -94,13 +98,18 @@ class LiveService:
     def _start_once(self, timeout: float) -> bool:
         """Start on :attr:`port`; True once ready, False if the port was taken."""
         config = self.home.folder / f"service-{self.port}.yaml"
-        config.write_text(
-            f"features: {self.home.features}\n"
-            f"watch_seconds: {self.watch_seconds}\n"
-            f"tracking: {{uri: '{self.home.tracking_uri}'}}\n"
-            f"store: {{url: '{self.home.database_url}', audit_writer: {self.audit_writer}}}\n"
-            + (f"workers: {self.workers}\n" if self.workers else "")
-        )
+        store = {"url": self.home.database_url, "audit_writer": self.audit_writer}
+        if self.home.limits is not None:
+            store["limits"] = self.home.limits
+        settings = {
+            "features": str(self.home.features),
+            "watch_seconds": self.watch_seconds,
+            "tracking": {"uri": self.home.tracking_uri},
+            "store": store,
+        }
+        if self.workers:
+            settings["workers"] = self.workers
+        config.write_text(yaml.safe_dump(settings, sort_keys=False))
         self.log = self.home.folder / f"service-{self.port}.log"
         self.process = subprocess.Popen(
             [

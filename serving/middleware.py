@@ -4,7 +4,8 @@ Add it to the BentoML service with ``svc.add_asgi_middleware(AuditMiddleware,
 settings=StoreSettings(...))`` (BentoML builds it as ``AuditMiddleware(app, **options)`` in
 each worker), or wrap any ASGI app with ``AuditMiddleware(app, store=store)``.
 
-For every request that is not public (:func:`serving.permissions.is_public`) it:
+For every request that is not public (:func:`serving.permissions.is_public`) it does the
+following (the pure steps, reading the request and shaping answers, are :mod:`serving.asgi`'s):
 
 1. reads the request body (at most ``max_body_bytes``) to find ``child_id`` and ``purpose``
    (top-level JSON fields, or one level down, e.g. ``{"request": {"child_id": ...}}``, or the
@@ -30,61 +31,88 @@ Contract with the app:
 - the app finds the verified key and the request id in the request state:
   ``request.state.lantern_key`` (a :class:`access.store.ApiKey`) and
   ``request.state.lantern_request_id`` (also sent back as the ``x-request-id`` header);
-- the app appends each prompt it issues (a :class:`access.store.PromptRecord`) to the list
-  ``request.state.lantern_prompts``; a successful answer's prompts are written in the same
-  transaction as its audit row, so a prompt is stored if and only if its request is logged.
+- the app appends each prompt it issues and each judgement it accepts (a
+  :class:`access.records.PromptRecord` or :class:`access.records.Judgement`) to the list
+  ``request.state.lantern_records``; a successful answer's records are written in the same
+  transaction as its audit row, so a change is stored if and only if its request is logged;
+- the app states what it actually served in ``request.state.lantern_audit`` (a
+  :class:`Answered`: the child and purpose it validated and used, and the children a cohort
+  returned). The audit row of an answer the app gave records those, not what the middleware
+  read from the body beforehand; the middleware's own reading names the child and purpose
+  only on rows of requests the app never accepted (refusals, invalid input).
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
 
+import anyio
 import anyio.to_thread
 
 from access.config import StoreSettings
-from access.records import ApiKey, AuditEntry, Outcome, PromptRecord
+from access.limits import Limiter
+from access.records import ApiKey, AuditEntry, Judgement, Outcome, PromptRecord
 from access.roles import Role
 from access.store import Store
 from access.writer import GroupWriter
+from serving.asgi import (
+    MAX_DEPTH,
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    client_address,
+    content_refusal,
+    encoded,
+    header,
+    replay,
+    request_fields,
+    secured,
+    send_json,
+    token_from_headers,
+    too_deep,
+)
 from serving.permissions import PERMISSIONS, authorise, is_public
 
-__all__ = [
-    "MODEL_VERSIONS_HEADER",
-    "PROMPTS_STATE",
-    "MAX_DEPTH",
-    "PRIVATE_HEADERS",
-    "REQUEST_ID_HEADER",
-    "SECURITY_HEADERS",
-    "AuditMiddleware",
-    "too_deep",
-    "request_fields",
-    "token_from_headers",
-]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+__all__ = ["AUDIT_STATE", "MODEL_VERSIONS_HEADER", "RECORDS_STATE", "Answered", "AuditMiddleware"]
 
 MODEL_VERSIONS_HEADER = "x-lantern-model-versions"
 """Response header in which the app names the model versions behind its answer."""
 
-REQUEST_ID_HEADER = "x-request-id"
-"""Response header carrying the request id that the audit row records."""
 
-PROMPTS_STATE = "lantern_prompts"
-"""Request-state list to which the app appends the prompts it issues."""
+RECORDS_STATE = "lantern_records"
+"""Request-state list to which the app appends the prompts it issues and judgements it takes."""
 
-_FIELDS = ("child_id", "purpose")
+AUDIT_STATE = "lantern_audit"
+"""Request-state attribute where the app puts what it served (an :class:`Answered`)."""
 
-MAX_DEPTH = 32
-"""Deepest JSON nesting a request may have; Lantern's requests are two or three deep."""
+
+@dataclass(frozen=True)
+class Answered:
+    """What an endpoint validated and used: the audit row of its answer records exactly this.
+
+    Attributes
+    ----------
+    child_id, purpose : str or None
+    children : tuple of str
+        The children a cohort list returned, in order.
+    detail : str or None
+        Anything else the row must say (e.g. where a record came from).
+    """
+
+    child_id: str | None = None
+    purpose: str | None = None
+    children: tuple[str, ...] = ()
+    detail: str | None = None
+
+
 _log = logging.getLogger(__name__)
 
 _MISSING = (
@@ -117,93 +145,6 @@ _UNAVAILABLE = (
 )
 
 
-def token_from_headers(headers: list[tuple[bytes, bytes]]) -> str | None:
-    """The API key from ``Authorization: Bearer <key>`` or ``X-API-Key``, else None."""
-    found = {name.lower(): value for name, value in headers}
-    auth = found.get(b"authorization", b"").decode("latin-1").strip()
-    scheme, _, value = auth.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    key = found.get(b"x-api-key", b"").decode("latin-1").strip()
-    return key or None
-
-
-def too_deep(body: bytes, limit: int = MAX_DEPTH) -> bool:
-    """Whether the arrays and objects of a JSON text nest deeper than ``limit`` (brackets in
-    strings ignored).
-
-    Linear, without recursion and stopping at the first level past ``limit``, so a body of
-    200,000 ``[`` is measured, not parsed; a body with at most ``limit`` brackets in all is
-    not scanned.
-    """
-    if body.count(b"[") + body.count(b"{") <= limit:
-        return False
-    depth = 0
-    in_string = escaped = False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            if depth > limit:
-                return True
-        elif byte in (0x5D, 0x7D):  # ] }
-            depth -= 1
-    return False
-
-
-def request_fields(body: bytes, query_string: bytes = b"") -> dict[str, str]:
-    """``child_id`` and ``purpose`` from a JSON body (top level, else one level down) or the
-    query string; absent fields are left out.
-
-    Parameters
-    ----------
-    body : bytes
-        The raw request body (anything not a JSON object is ignored).
-    query_string : bytes
-        The raw query string.
-
-    Returns
-    -------
-    dict of str to str
-    """
-    found: dict[str, str] = {}
-    try:
-        data = json.loads(body) if body else None
-    except (ValueError, RecursionError):  # the middleware refuses deep bodies before this
-        data = None
-    if isinstance(data, dict):
-        nested = [v for v in data.values() if isinstance(v, dict)]
-        for source in (data, *nested):
-            for name in _FIELDS:
-                value = source.get(name)
-                if (
-                    name not in found
-                    and isinstance(value, str | int)
-                    and not isinstance(value, bool)
-                ):
-                    found[name] = str(value)
-    query = parse_qs(query_string.decode("latin-1"))
-    for name in _FIELDS:
-        if name not in found and query.get(name):
-            found[name] = query[name][0]
-    return found
-
-
-def _header(message: Message, name: bytes) -> str | None:
-    for key, value in message.get("headers", []):
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None
-
-
 class AuditMiddleware:
     """ASGI middleware: API-key authentication, role authorisation, and an audit row per call.
 
@@ -219,6 +160,14 @@ class AuditMiddleware:
     permissions : mapping, optional
         Endpoint path -> the roles that may call it (default
         :data:`serving.permissions.PERMISSIONS`); any other path is refused with 404.
+    workers : int
+        Worker processes sharing the request limits (each allows its share).
+    clock : callable
+        Seconds since the epoch, for the request limits (default :func:`time.time`).
+    timeout : float
+        Seconds the app may take to start its answer; then the middleware stops it and
+        answers 504, audited (less than BentoML's own ``traffic`` timeout, whose 504 would
+        leave without a row).
     """
 
     def __init__(
@@ -227,10 +176,15 @@ class AuditMiddleware:
         settings: StoreSettings | None = None,
         store: Store | None = None,
         permissions: Mapping[str, frozenset[Role]] = PERMISSIONS,
+        workers: int = 1,
+        clock: Callable[[], float] = time.time,
+        timeout: float = 55.0,
     ) -> None:
+        self.timeout = timeout
         self.app = app
         self.permissions = permissions
         self.store = store if store is not None else Store(settings)
+        self.limiter = Limiter(self.store.settings.limits, clock, share=workers)
         mode = self.store.settings.audit_writer
         self.writer = GroupWriter(
             self.store, on_loop=None if mode == "auto" else mode == "event_loop"
@@ -238,7 +192,7 @@ class AuditMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            send = _secured(send, private=not is_public(scope["path"]))
+            send = secured(send, private=not is_public(scope["path"]))
         if scope["type"] not in ("http", "websocket") or is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
@@ -250,7 +204,10 @@ class AuditMiddleware:
             "endpoint": scope["path"],
             "method": scope["method"],
             "request_id": request_id,
+            "client": client_address(scope),
         }
+        for client, start, count in self.limiter.due_counts():
+            await self._count_refusals(client, start, count)
         body, too_large = await self._read_body(scope, receive)
         if body is None:
             return  # the caller went away before sending the whole request: nothing to answer
@@ -298,23 +255,43 @@ class AuditMiddleware:
             if not decision.allowed:
                 error = "not permitted" if decision.status == 403 else "no such endpoint"
                 refusal = (decision.status, error, decision.detail)
+        if refusal is not None and refusal[0] == 401:
+            if not self.limiter.log_unauthenticated(entry["client"] or "(unknown)"):
+                # Counted, and written as one row per address and minute (_count_refusals).
+                await send_json(
+                    send, 401, *refusal[1:], request_id, [(b"www-authenticate", b"Bearer")]
+                )
+                return
         if refusal is None:
-            refusal = _content_refusal(_header(scope, b"content-type"), body)
+            refusal = content_refusal(header(scope, b"content-type"), body)
+        if refusal is None:
+            verdict = self.limiter.admit(key.name, key.role)
+            if not verdict.allowed:
+                await self._refuse(
+                    send,
+                    entry,
+                    429,
+                    "too many requests",
+                    verdict.detail,
+                    extra=[(b"retry-after", str(verdict.retry_after).encode())],
+                )
+                return
         if refusal is not None:
             await self._refuse(send, entry, *refusal)
             return
         state = scope.setdefault("state", {})
         state["lantern_key"] = key
         state["lantern_request_id"] = request_id
-        state[PROMPTS_STATE] = []
-        await self._call_app(scope, _replay(body, receive), send, entry)
+        state[RECORDS_STATE] = []
+        state[AUDIT_STATE] = None
+        await self._call_app(scope, replay(body, receive), send, entry)
 
     # ------------------------------------------------------------------ steps
 
     async def _read_body(self, scope: Scope, receive: Receive) -> tuple[bytes | None, bool]:
         """The whole body, and whether it is over the limit; None if the caller disconnected."""
         limit = self.store.settings.max_body_bytes
-        declared = _header(scope, b"content-length")
+        declared = header(scope, b"content-length")
         if declared and declared.isdigit() and int(declared) > limit:
             return b"", True
         chunks, size = [], 0
@@ -337,9 +314,11 @@ class AuditMiddleware:
             return cached
         return await anyio.to_thread.run_sync(self.store.verify_key, token)
 
-    async def _audit(self, entry: dict[str, Any], issued: list[PromptRecord] | None = None) -> bool:
+    async def _audit(
+        self, entry: dict[str, Any], records: list[PromptRecord | Judgement] | None = None
+    ) -> bool:
         try:
-            await self.writer.write(AuditEntry(**entry), issued or ())
+            await self.writer.write(AuditEntry(**entry), records or ())
         except Exception:
             _log.exception(
                 "could not write the audit row of request %s to %s; the caller got 503",
@@ -357,13 +336,56 @@ class AuditMiddleware:
         error: str,
         detail: str,
         outcome: Outcome = Outcome.refused,
+        extra: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         logged = await self._audit({**entry, "status": status, "outcome": outcome, "detail": error})
         if not logged:
-            await _send_json(send, 503, *_UNAVAILABLE, entry["request_id"])
+            await send_json(send, 503, *_UNAVAILABLE, entry["request_id"])
             return
-        extra = [(b"www-authenticate", b"Bearer")] if status == 401 else []
-        await _send_json(send, status, error, detail, entry["request_id"], extra)
+        extra = list(extra or [])
+        if status == 401:
+            extra.append((b"www-authenticate", b"Bearer"))
+        await send_json(send, status, error, detail, entry["request_id"], extra)
+
+    async def _count_refusals(self, client: str, start: int, count: int) -> None:
+        minute = datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        await self._audit(
+            {
+                "endpoint": "(unauthenticated requests)",
+                "method": "COUNT",
+                "request_id": uuid.uuid4().hex,
+                "client": client,
+                "status": 401,
+                "outcome": Outcome.refused,
+                "detail": f"{count} more requests without a valid key from {client} in the "
+                f"minute from {minute} were refused; beyond "
+                f"{self.limiter.settings.unauthenticated_rows_per_minute} a minute they are "
+                "counted here, not written one by one",
+            }
+        )
+
+    async def _alert_if_sweeping(self, entry: dict[str, Any], child_id: str) -> None:
+        name, role = entry.get("key_name"), entry.get("role")
+        if not name:
+            return
+        seen = self.limiter.child_asked(name, role, child_id)
+        if seen is None:
+            return
+        threshold = self.limiter.threshold(name, role)
+        _log.warning("key %s asked about %d children this hour", name, seen)
+        await self._audit(
+            {
+                "endpoint": entry["endpoint"],
+                "method": "ALERT",
+                "request_id": uuid.uuid4().hex,
+                "key_name": name,
+                "role": role,
+                "client": entry.get("client"),
+                "outcome": Outcome.alert,
+                "detail": f"key {name} ({role}) asked about more than {threshold} distinct "
+                f"children this hour (about {seen} so far); check with its holder why",
+            }
+        )
 
     async def _call_app(self, scope: Scope, receive: Receive, send: Send, entry: dict) -> None:
         started = blocked = False
@@ -373,27 +395,51 @@ class AuditMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
+                served = scope["state"].get(AUDIT_STATE)
+                answered = {
+                    **entry,
+                    "status": status,
+                    "outcome": Outcome.allowed if status < 400 else Outcome.error,
+                    "model_versions": header(message, MODEL_VERSIONS_HEADER.encode()),
+                }
+                if served is not None and served.child_id and status in (200, 404):
+                    await self._alert_if_sweeping(entry, served.child_id)
+                if served is not None:
+                    answered.update(
+                        child_id=served.child_id,
+                        purpose=served.purpose,
+                        children=served.children if status < 400 else (),
+                    )
+                    if served.detail:
+                        answered["detail"] = served.detail
                 logged = await self._audit(
-                    {
-                        **entry,
-                        "status": status,
-                        "outcome": Outcome.allowed if status < 400 else Outcome.error,
-                        "model_versions": _header(message, MODEL_VERSIONS_HEADER.encode()),
-                    },
-                    scope["state"].get(PROMPTS_STATE) if status < 400 else None,
+                    answered, scope["state"].get(RECORDS_STATE) if status < 400 else None
                 )
                 if not logged:
                     blocked = True
-                    await _send_json(send, 503, *_UNAVAILABLE, entry["request_id"])
+                    await send_json(send, 503, *_UNAVAILABLE, entry["request_id"])
                     return
                 headers = [*message.get("headers", []), (b"x-request-id", entry["request_id"])]
-                message = {**message, "headers": _encoded(headers)}
+                message = {**message, "headers": encoded(headers)}
             elif blocked:
                 return
             await send(message)
 
         try:
-            await self.app(scope, receive, audited_send)
+            with anyio.move_on_after(self.timeout) as deadline:
+                await self.app(scope, receive, audited_send)
+        except anyio.get_cancelled_exc_class():
+            if not started:  # the server is cancelling the request (e.g. shutting down)
+                with anyio.CancelScope(shield=True):
+                    await self._audit(
+                        {
+                            **entry,
+                            "status": 499,
+                            "outcome": Outcome.error,
+                            "detail": "cancelled before the service answered",
+                        }
+                    )
+            raise
         except Exception as err:
             if not started:
                 # Starlette's outermost middleware answers 500; the row says why (if the
@@ -407,7 +453,18 @@ class AuditMiddleware:
                     }
                 )
             raise
-        if not started:
+        if deadline.cancelled_caught and not started:
+            await self._refuse(
+                send,
+                entry,
+                504,
+                "took too long",
+                f"the service did not answer within {self.timeout:g} seconds, so the request "
+                "was stopped; try again, and tell your Lantern administrator if it keeps "
+                "happening",
+                outcome=Outcome.error,
+            )
+        elif not started:
             await self._refuse(send, entry, 500, *_NO_ANSWER, outcome=Outcome.error)
 
     async def _refuse_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -418,96 +475,10 @@ class AuditMiddleware:
                 "endpoint": scope["path"],
                 "method": "WEBSOCKET",
                 "request_id": uuid.uuid4().hex,
+                "client": client_address(scope),
                 "status": 403,
                 "outcome": Outcome.refused,
                 "detail": "Lantern has no WebSocket endpoints",
             }
         )
         await send({"type": "websocket.close", "code": 1008})
-
-
-SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
-    (
-        b"content-security-policy",
-        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-        b"form-action 'self'; object-src 'none'",
-    ),
-    (b"x-frame-options", b"DENY"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-)
-"""Sent on every response (unless the app set the header itself). The reports' inline
-``<style>`` and ``data:`` figures are allowed; scripts only from the service itself."""
-
-PRIVATE_HEADERS: tuple[tuple[bytes, bytes], ...] = ((b"cache-control", b"no-store"),)
-"""Also sent on every response that needs a key: it may carry a child's data."""
-
-
-def _secured(send: Send, *, private: bool) -> Send:
-    """``send``, adding :data:`SECURITY_HEADERS` (and :data:`PRIVATE_HEADERS`) to the start
-    of each response."""
-    extra = SECURITY_HEADERS + (PRIVATE_HEADERS if private else ())
-
-    async def secured(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            headers = _encoded(list(message.get("headers", [])))
-            present = {k.lower() for k, _ in headers}
-            headers += [(k, v) for k, v in extra if k not in present]
-            message = {**message, "headers": headers}
-        await send(message)
-
-    return secured
-
-
-def _content_refusal(content_type: str | None, body: bytes) -> tuple[int, str, str] | None:
-    """415 for a body that is not JSON: the endpoints read JSON only, and a form or multipart
-    body could be parsed one way for the audit row and another way by the app."""
-    media = (content_type or "").split(";")[0].strip().lower()
-    if media == "application/json" or (not media and not body):
-        return None
-    return (
-        415,
-        "unsupported content type",
-        f"send the request body as JSON with 'Content-Type: application/json' (this request "
-        f"sent {repr(media) if media else 'a body with no content type'})",
-    )
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that returns the buffered body once, then defers to the server's."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
-
-
-def _encoded(headers: list[tuple[bytes, bytes | str]]) -> list[tuple[bytes, bytes]]:
-    return [(k, v.encode("latin-1") if isinstance(v, str) else v) for k, v in headers]
-
-
-async def _send_json(
-    send: Send,
-    status: int,
-    error: str,
-    detail: str,
-    request_id: str,
-    extra: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    body = json.dumps({"error": error, "detail": detail}).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (REQUEST_ID_HEADER.encode(), request_id.encode()),
-        *(extra or []),
-    ]
-    if status == 503:
-        headers.append((b"retry-after", b"5"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})

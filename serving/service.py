@@ -27,7 +27,9 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import Field
 
 from access.records import (
+    AuditEntry,
     InvalidJudgementError,
+    Outcome,
     UnknownPromptError,
     format_model_versions,
     new_prompt_id,
@@ -36,7 +38,13 @@ from access.records import (
 from access.store import Store
 from explain.feature_record import FeatureRecordError
 from serving.fleet import Board, Fleet, ReloadFailed, default_board_folder
-from serving.middleware import MODEL_VERSIONS_HEADER, PROMPTS_STATE, AuditMiddleware
+from serving.middleware import (
+    AUDIT_STATE,
+    MODEL_VERSIONS_HEADER,
+    RECORDS_STATE,
+    Answered,
+    AuditMiddleware,
+)
 from serving.state import (
     NotReadyError,
     Served,
@@ -85,13 +93,17 @@ def _error(ctx: bentoml.Context, status: int, error: str, detail: str, **extra) 
     return {"error": error, "detail": detail, **extra}
 
 
+TRAFFIC_TIMEOUT = 60
+"""BentoML's limit on a request, in seconds. The audit middleware stops a request 5 s sooner
+and answers 504 itself, so the timeout has its audit row before the answer leaves."""
+
 _SETTINGS = load_service_settings()
 """The settings BentoML needs before any worker starts (each worker loads its own too)."""
 
 
 @bentoml.service(
     name="lantern",
-    traffic={"timeout": 60},
+    traffic={"timeout": TRAFFIC_TIMEOUT},
     workers=_SETTINGS.workers,
     logging={"access": {"enabled": False}},  # every request has its row in the audit log
     tracing={} if _SETTINGS.trace_requests else {"excluded_urls": [".*"]},
@@ -175,9 +187,22 @@ class Lantern:
         key = getattr(ctx.request.state, "lantern_key", None)
         return key.name if key is not None else "(none)"
 
+    @staticmethod
+    def _answered(ctx: bentoml.Context, **facts) -> None:
+        """Tell the middleware what this request validated and used: its audit row says so."""
+        setattr(ctx.request.state, AUDIT_STATE, Answered(**facts))
+
+    def _keep(self, ctx: bentoml.Context, record) -> None:
+        """Hand a prompt or judgement to the middleware, which stores it in the same
+        transaction as the request's audit row (or store it now, if unaudited)."""
+        pending = getattr(ctx.request.state, RECORDS_STATE, None)
+        if pending is None:
+            self.store.append_audits([], [record])
+        else:
+            pending.append(record)
+
     def _issue(self, ctx, served: Served, make, child_id: str, purpose: str) -> Response:
-        """Build a prompt and hand its record to the middleware, which stores it in the
-        same transaction as the request's audit row (or store it now, if unaudited)."""
+        """Build a prompt and keep its record with the request's audit row."""
         prompt_id = new_prompt_id()
         issued_at = datetime.now(UTC)
         prompt = make(prompt_id=prompt_id, issued_at=issued_at).to_dict()
@@ -192,11 +217,7 @@ class Lantern:
             prompt_id=prompt_id,
             encoded=text,
         )
-        pending = getattr(ctx.request.state, PROMPTS_STATE, None)
-        if pending is None:
-            self.store.append_audits([], [record])
-        else:
-            pending.append(record)
+        self._keep(ctx, record)
         return Response(text.encode(), media_type="application/json")
 
     # ------------------------------------------------------------------ practitioners
@@ -205,6 +226,7 @@ class Lantern:
     async def prompt(self, child_id: ChildId, purpose: Purpose, ctx: bentoml.Context) -> dict:
         """The advisory prompt about one child, from every model: reasons, protective factors,
         missing records, the band and rank, and the advisory notice. Never a bare score."""
+        self._answered(ctx, child_id=child_id, purpose=purpose)
         served = self._ready(ctx)
         if not isinstance(served, Served):
             return served
@@ -226,12 +248,33 @@ class Lantern:
         purpose: Purpose,
         ctx: bentoml.Context,
         child_id: ChildId = "record",
+        source: Annotated[str, Field(max_length=200)] = "",
     ) -> dict:
         """The advisory prompt for a feature record held by another system (feature name ->
-        value; leave out or send null what is not recorded). Every bad field is named."""
+        value; leave out or send null what is not recorded). Every bad field is named.
+
+        Filed under ``child_id`` (default ``record``); a child of the partnership's own data
+        only with the record's ``source`` stated (e.g. "school MIS, 3 Nov"), which the audit
+        row keeps."""
+        source = source.strip()
+        self._answered(
+            ctx,
+            child_id=child_id,
+            purpose=purpose,
+            detail=f"record from: {source}" if source else None,
+        )
         served = self._ready(ctx)
         if not isinstance(served, Served):
             return served
+        if child_id in served.snapshot.rows and not source:
+            return _error(
+                ctx,
+                400,
+                "record source needed",
+                f"{child_id} is a child of the partnership's own data: a prompt from a record "
+                "is filed under that child only with the record's source stated (send "
+                "'source', e.g. 'school MIS, 3 Nov'), or leave child_id out",
+            )
         try:
             return self._issue(
                 ctx,
@@ -251,15 +294,18 @@ class Lantern:
         ctx: bentoml.Context,
         note: Annotated[str, Field(max_length=2000)] = "",
     ) -> dict:
-        """Record the practitioner's own judgement on a prompt: agree or disagree, and why."""
+        """Record the practitioner's own judgement on a prompt: agree or disagree, and why.
+        Only the key the prompt was issued to may record one."""
         try:
-            saved = self.store.record_judgement(
+            saved, prompt = self.store.judgement_for(
                 prompt_id, view, key_name=self._key_name(ctx), note=note or None
             )
         except UnknownPromptError as err:
             return _error(ctx, 404, "unknown prompt", str(err))
         except (InvalidJudgementError, ValueError) as err:
             return _error(ctx, 400, "invalid judgement", str(err))
+        self._answered(ctx, child_id=prompt.child_id, purpose=prompt.purpose)
+        self._keep(ctx, saved)
         return {"recorded": True, "prompt_id": prompt_id, "view": view, "at": str(saved.at)}
 
     # ------------------------------------------------------------------ analysts
@@ -269,15 +315,32 @@ class Lantern:
         self,
         model: Annotated[str, Field(min_length=1, max_length=64)],
         capacity: Annotated[int, Field(ge=1, le=100_000)],
+        purpose: Purpose,
         ctx: bentoml.Context,
     ) -> dict:
         """A team's cohort list: its ``capacity`` children of highest concern for ``model``,
-        each with their top reasons and protective factors."""
+        each with their top reasons and protective factors. ``capacity`` is at most the
+        team capacity in the service's settings; every child listed is in the audit row."""
+        self._answered(ctx, purpose=purpose)
+        limit = self.settings.cohort_capacity
+        if capacity > limit:
+            return _error(
+                ctx,
+                400,
+                "invalid capacity",
+                f"capacity {capacity} is more than the team capacity of {limit} children set "
+                "for this service (cohort_capacity in its settings); ask for at most "
+                f"{limit}, the children your team can act on",
+            )
         served = self._ready(ctx)
         if not isinstance(served, Served):
             return served
         try:
-            return served.cohort(model, capacity).to_dict() | {
+            cohort = served.cohort(model, capacity)
+            self._answered(
+                ctx, purpose=purpose, children=tuple(c.child_id for c in cohort.children)
+            )
+            return cohort.to_dict() | {
                 "snapshot_date": f"{served.snapshot.date:%Y-%m-%d}",
                 "version": served.versions()[model],
             }
@@ -288,7 +351,34 @@ class Lantern:
 
     @bentoml.api(route="/reload")
     def reload_models(self, ctx: bentoml.Context) -> dict:
-        """Pick up a promotion now: load each model's champion and the newest snapshot."""
+        """Pick up a promotion now: load each model's champion and the newest snapshot.
+
+        The request is written to the audit log before anything changes (and its answer
+        after, as every answer is)."""
+        key = getattr(ctx.request.state, "lantern_key", None)
+        request_id = getattr(ctx.request.state, "lantern_request_id", None)
+        if key is not None:
+            try:
+                self.store.append_audit(
+                    AuditEntry(
+                        endpoint="/reload",
+                        method="POST",
+                        outcome=Outcome.allowed,
+                        request_id=request_id or new_prompt_id(),
+                        key_name=key.name,
+                        role=key.role,
+                        detail="reload requested; nothing changed yet",
+                    )
+                )
+            except Exception:
+                log.exception("could not log a reload request; not reloading")
+                return _error(
+                    ctx,
+                    503,
+                    "audit log unavailable",
+                    "Lantern could not record the reload request, so it did not reload; try "
+                    "again shortly",
+                )
         result = self.reload()
         served = self.served
         if served is not None:
@@ -304,11 +394,13 @@ class Lantern:
     def audit_log(
         self,
         since: date,
+        ctx: bentoml.Context,
         until: date | None = None,
         child_id: ChildId | None = None,
         limit: Annotated[int, Field(ge=1, le=100_000)] = 1000,
     ) -> dict:
         """Audit rows written on or after ``since`` (and before ``until``), oldest first."""
+        self._answered(ctx, child_id=child_id)
         start = datetime.combine(since, time(), UTC)
         end = datetime.combine(until, time(), UTC) if until else None
         rows = self.store.audit_rows(start, end, child_id=child_id, limit=limit)
@@ -369,4 +461,9 @@ def _overview_html(service: Lantern, served: Served) -> str:
 
 web.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
 
-Lantern.add_asgi_middleware(AuditMiddleware, settings=_SETTINGS.store)
+Lantern.add_asgi_middleware(
+    AuditMiddleware,
+    settings=_SETTINGS.store,
+    workers=_SETTINGS.workers,
+    timeout=TRAFFIC_TIMEOUT - 5,
+)

@@ -5,7 +5,8 @@ Fixtures (session-scoped: built once per worker process, then shared by every fo
 - ``small_partnership``: a small synthetic partnership (2,500 children, seed 11, biases
   off) with its ground truth; enough for both models to train in seconds.
 - ``small_feature_table``: its feature table at the default (quarterly) snapshot dates.
-- the database fixtures (``store``, ``pg_url``, ``sqlite_url``): ``tests/store_fixtures.py``.
+- the database fixtures (``store``, ``pg_url``, ``sqlite_url``): ``tests/store_fixtures.py``;
+- the real service (``service_home``, ``live_service``): ``tests/service_fixtures.py``.
 
 Tests must not change either in place: copy first.
 
@@ -38,12 +39,12 @@ os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 import pandas as pd
 import pytest
 
-pytest_plugins = ("store_fixtures",)
+pytest_plugins = ("store_fixtures", "service_fixtures")
 
 SMALL_CHILDREN = 2_500
 SMALL_SEED = 11
 
-SHARED_FIXTURES = ("service_home", "live_service", "governance_store", "retrain_run")
+SHARED_FIXTURES = ("service_home", "live_service", "fleet", "governance_store", "retrain_run")
 """Session fixtures too expensive to build in both workers: their users share a group."""
 
 MODULE_GROUPS = {
@@ -52,6 +53,8 @@ MODULE_GROUPS = {
     "tests/serving/test_service_reload.py": "service",
     "tests/serving/test_serve_command.py": "service",
     "tests/serving/test_ui_browser.py": "service",
+    "tests/security/test_attacks.py": "service",
+    "tests/security/test_registry_attacks.py": "service",
     "tests/governance/test_datasheet.py": "governance",
     "tests/governance/test_governance_store.py": "governance",
     "tests/governance/test_overview_store.py": "governance",

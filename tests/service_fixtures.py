@@ -1,5 +1,12 @@
 """A real Lantern service for the tests: a small trained partnership and ``bentoml serve``.
 
+A pytest plugin (``tests/conftest.py`` loads it), so every folder may use its session
+fixtures: ``service_home`` (the partnership, trained and promoted, with one key per role),
+``live_service`` (the real service over it) and ``fleet`` (a copy of the partnership with a
+second ``serious_violence`` version and two services over it, for tests that change the
+registry). Their users share one xdist group
+(``tests/conftest.py``), so one worker builds them.
+
 :func:`build_home` makes, in one folder, what ``make quickstart`` makes: a synthetic
 partnership, its feature table, an MLflow store with both models trained and promoted
 (forced: a partnership this small is too small for the fairness gate to check anything,
@@ -11,19 +18,25 @@ port against it and waits until it is ready.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from serving.local import MODELS, REPO, ROLES, Home, LiveService, free_port
 from training.demo import train_and_promote
 
 __all__ = [
     "CHILDREN",
+    "MODEL",
+    "Fleet",
     "MODELS",
     "REPO",
     "ROLES",
     "SEED",
+    "SWEEPER",
+    "TEST_LIMITS",
     "Home",
     "LiveService",
     "a_child",
@@ -34,6 +47,18 @@ __all__ = [
 
 CHILDREN = 2_500
 SEED = 11
+
+SWEEPER = "sweeper"
+"""A practitioner key with low limits (:data:`TEST_LIMITS`), for the bulk-access tests; the
+other keys' limits are out of the suite's way."""
+
+_OUT_OF_THE_WAY = {"per_minute": 1_000_000, "per_day": 10_000_000, "children_per_hour": 1_000_000}
+TEST_LIMITS = {
+    "roles": {role: _OUT_OF_THE_WAY for role in ROLES},
+    "keys": {f"test-{SWEEPER}": {"per_minute": 40, "per_day": 100_000, "children_per_hour": 24}},
+    "unauthenticated_rows_per_minute": 100_000,
+}
+"""The test service's request limits."""
 
 
 def build_home(folder: Path, table=None) -> Home:
@@ -76,6 +101,7 @@ def build_home(folder: Path, table=None) -> Home:
     database_url = f"sqlite:///{folder / 'lantern.db'}"
     store = Store(StoreSettings(url=database_url))
     keys = {role: store.create_key(f"test-{role}", role).token for role in ROLES}
+    keys[SWEEPER] = store.create_key(f"test-{SWEEPER}", "practitioner").token
     store.close()
     latest = table["snapshot_date"].max()
     ids = table.loc[table["snapshot_date"] == latest, "child_id"].astype(str)
@@ -87,6 +113,7 @@ def build_home(folder: Path, table=None) -> Home:
         keys=keys,
         child_ids=sorted(ids),
         snapshot_date=f"{latest:%Y-%m-%d}",
+        limits=TEST_LIMITS,
     )
 
 
@@ -136,6 +163,7 @@ def copy_home(home: Home, folder: Path) -> Home:
         keys=dict(home.keys),
         child_ids=list(home.child_ids),
         snapshot_date=home.snapshot_date,
+        limits=home.limits,
     )
 
 
@@ -207,3 +235,64 @@ def promote_version(home: Home, model: str, version: str, *, reason: str) -> Non
         )
     finally:
         _forget_tracking()
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def service_home(tmp_path_factory: pytest.TempPathFactory, small_feature_table):
+    """The shared small partnership, trained and promoted, with one key per role (Home)."""
+    return build_home(tmp_path_factory.mktemp("service"), small_feature_table)
+
+
+@pytest.fixture(scope="session")
+def live_service(service_home):
+    """The real service (``bentoml serve``) on a free port over ``service_home``."""
+    service = LiveService(service_home).start()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+MODEL = "serious_violence"
+"""The model whose champion the ``fleet`` tests change."""
+
+
+@dataclass
+class Fleet:
+    """A copy of the session's partnership, its two ``MODEL`` versions and two services over
+    it: ``polled`` reloads on ``POST /reload`` only, ``watching`` watches the registry every
+    second."""
+
+    home: Home
+    versions: tuple[str, str]
+    polled: LiveService
+    watching: LiveService
+
+    def other_version(self) -> str:
+        """The ``MODEL`` version that is not the champion now."""
+        (other,) = set(self.versions) - {champions(self.home)[MODEL]}
+        return other
+
+
+@pytest.fixture(scope="session")
+def fleet(service_home, tmp_path_factory):
+    """See :class:`Fleet`. Tests may promote either version, and must leave the champion
+    one that ``lantern promote`` chose."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    home = copy_home(service_home, tmp_path_factory.mktemp("reload") / "home")
+    original = champions(home)[MODEL]
+    polled, watching = LiveService(home), LiveService(home, watch_seconds=1)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            started = [pool.submit(s.start) for s in (polled, watching)]
+            challenger = train_challenger(home, MODEL, seed=SEED + 1)
+            for future in started:
+                future.result()
+        yield Fleet(home, (original, challenger), polled, watching)
+    finally:
+        polled.stop()
+        watching.stop()

@@ -26,15 +26,14 @@ from store_fixtures import call, call_many
 from access.config import StoreSettings
 from access.roles import Role
 from access.store import Store
-from serving.middleware import (
+from serving.asgi import (
     MAX_DEPTH,
-    MODEL_VERSIONS_HEADER,
     SECURITY_HEADERS,
-    AuditMiddleware,
     request_fields,
     token_from_headers,
     too_deep,
 )
+from serving.middleware import MODEL_VERSIONS_HEADER, AuditMiddleware
 from serving.permissions import PERMISSIONS, authorise, is_public
 
 ENDPOINTS = [

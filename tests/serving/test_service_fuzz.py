@@ -121,10 +121,10 @@ def real(live_service, service_home) -> dict:
 
     headers = live_service.headers("practitioner")
     with httpx.Client(base_url=live_service.url, timeout=60) as client:
-        prompt = client.post(
+        prompt = client.post(  # to the key that judges it: only that key may
             "/prompt",
             json={"child_id": service_home.child_ids[0], "purpose": "fuzzing the judgement"},
-            headers=headers,
+            headers=live_service.headers(role_for("/judgement")),
         ).json()
         cards = client.get("/model_card", headers=headers).json()
     return {

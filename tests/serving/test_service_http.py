@@ -36,9 +36,14 @@ REQUESTS = {
     "/prompt_from_record": ("POST", lambda c: {"json": {"record": {}, "purpose": PURPOSE}}),
     "/judgement": (
         "POST",
-        lambda c: {"json": {"prompt_id": c["prompt_id"], "view": "agree", "note": "seen"}},
+        lambda c: {
+            "json": {"prompt_id": c["prompt_ids"].get(c["role"], ""), "view": "agree", "note": "x"}
+        },
     ),
-    "/cohort": ("POST", lambda c: {"json": {"model": "serious_violence", "capacity": 3}}),
+    "/cohort": (
+        "POST",
+        lambda c: {"json": {"model": "serious_violence", "capacity": 3, "purpose": PURPOSE}},
+    ),
     "/reload": ("POST", lambda c: {"json": {}}),
     "/audit_log": ("POST", lambda c: {"json": {"since": c["today"], "limit": 3}}),
     "/model_card": ("GET", lambda c: {}),
@@ -69,23 +74,28 @@ def child(service_home) -> str:
 
 @pytest.fixture(scope="module")
 def context(client, live_service, child) -> dict:
-    """What the valid requests need: a child in the snapshot and a prompt issued about them."""
-    answer = client.post(
-        "/prompt",
-        json={"child_id": child, "purpose": PURPOSE},
-        headers=live_service.headers("practitioner"),
-    )
-    assert answer.status_code == 200, answer.text
+    """What the valid requests need: a child in the snapshot and a prompt issued about them
+    to each role that may ask for one (only the key a prompt went to may judge it)."""
+    prompt_ids = {}
+    for role in PERMISSIONS["/prompt"]:
+        answer = client.post(
+            "/prompt",
+            json={"child_id": child, "purpose": PURPOSE},
+            headers=live_service.headers(role),
+        )
+        assert answer.status_code == 200, answer.text
+        prompt_ids[role] = answer.json()["prompt_id"]
     return {
         "child": child,
-        "prompt_id": answer.json()["prompt_id"],
+        "prompt_id": prompt_ids["practitioner"],
+        "prompt_ids": prompt_ids,
         "today": f"{datetime.now(UTC):%Y-%m-%d}",
     }
 
 
-def call(client, path, headers, context):
+def call(client, path, headers, context, role=None):
     method, make = REQUESTS[path]
-    return client.request(method, path, headers=headers, **make(context))
+    return client.request(method, path, headers=headers, **make(context | {"role": role}))
 
 
 def last_audit_id(live_service) -> int:
@@ -138,7 +148,7 @@ def test_every_protected_endpoint_has_a_request_here():
 def test_each_role_may_call_only_what_the_permission_map_allows(
     client, live_service, context, path, role
 ):
-    response = call(client, path, live_service.headers(role), context)
+    response = call(client, path, live_service.headers(role), context, role)
     if role in PERMISSIONS[path]:
         assert response.status_code == 200, response.text
     else:
@@ -291,30 +301,39 @@ def test_an_unknown_child_is_404_naming_the_child_and_what_to_do(client, live_se
 def test_a_capacity_out_of_range_is_400_naming_it(client, live_service, capacity):
     response = client.post(
         "/cohort",
-        json={"model": "serious_violence", "capacity": capacity},
+        json={"model": "serious_violence", "capacity": capacity, "purpose": PURPOSE},
         headers=live_service.headers("analyst"),
     )
     assert response.status_code == 400
     assert problem_fields(response) == ["capacity"]
 
 
-def test_a_capacity_over_the_snapshot_is_400_saying_how_many_children_there_are(
-    client, live_service, service_home
-):
-    n = len(service_home.child_ids)
+def test_a_capacity_over_the_team_capacity_is_400_saying_the_limit(client, live_service):
     response = client.post(
         "/cohort",
-        json={"model": "serious_violence", "capacity": n + 1},
+        json={"model": "serious_violence", "capacity": 201, "purpose": PURPOSE},
         headers=live_service.headers("analyst"),
     )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid capacity"
-    assert f"ask for at most {n:,}" in response.json()["detail"]
+    assert "team capacity of 200 children" in response.json()["detail"]
+
+
+def test_a_cohort_without_a_purpose_is_400_naming_it(client, live_service):
+    response = client.post(
+        "/cohort",
+        json={"model": "serious_violence", "capacity": 3},
+        headers=live_service.headers("analyst"),
+    )
+    assert response.status_code == 400
+    assert problem_fields(response) == ["purpose"]
 
 
 def test_an_unknown_model_is_404_listing_the_models(client, live_service):
     response = client.post(
-        "/cohort", json={"model": "truancy", "capacity": 3}, headers=live_service.headers("analyst")
+        "/cohort",
+        json={"model": "truancy", "capacity": 3, "purpose": PURPOSE},
+        headers=live_service.headers("analyst"),
     )
     assert response.status_code == 404
     assert all(name in response.json()["detail"] for name in MODELS)
@@ -430,7 +449,7 @@ def child_with_a_record(client, live_service) -> str:
     for model in MODELS:
         cohort = client.post(
             "/cohort",
-            json={"model": model, "capacity": 25},
+            json={"model": model, "capacity": 25, "purpose": PURPOSE},
             headers=live_service.headers("analyst"),
         ).json()
         for entry in cohort["children"]:
@@ -480,7 +499,7 @@ def test_a_prompt_carries_every_model_its_bands_reasons_and_the_advisory_notice(
 def test_a_cohort_list_has_no_probability_without_its_band(client, live_service):
     response = client.post(
         "/cohort",
-        json={"model": "exclusion_neet", "capacity": 10},
+        json={"model": "exclusion_neet", "capacity": 10, "purpose": PURPOSE},
         headers=live_service.headers("analyst"),
     )
     assert response.status_code == 200, response.text
@@ -524,7 +543,7 @@ def test_every_request_leaves_exactly_one_audit_row_saying_who_what_and_why(
     nobody = UNKNOWN_CHILD
     no_purpose = {"json": {"child_id": child}}
     not_json = {"content": b"{nope"}
-    cohort = {"json": {"model": "serious_violence", "capacity": 2}}
+    cohort = {"json": {"model": "serious_violence", "capacity": 2, "purpose": PURPOSE}}
     record = {"json": {"record": {}, "purpose": PURPOSE, "child_id": "ext-7"}}
     since = {"json": {"since": "2020-01-01", "limit": 1}}
     # method, path, headers, request; the row expected: role, child_id, purpose, status, outcome
@@ -536,8 +555,8 @@ def test_every_request_leaves_exactly_one_audit_row_saying_who_what_and_why(
         ("POST", "/prompt", p, no_purpose, ("practitioner", child, None, 400, "error")),
         ("POST", "/prompt", bad_json, not_json, ("practitioner", None, None, 400, "error")),
         ("POST", "/prompt_from_record", a, record, ("analyst", "ext-7", PURPOSE, 200, "allowed")),
-        ("POST", "/cohort", a, cohort, ("analyst", None, None, 200, "allowed")),
-        ("POST", "/cohort", p, cohort, ("practitioner", None, None, 403, "refused")),
+        ("POST", "/cohort", a, cohort, ("analyst", None, PURPOSE, 200, "allowed")),
+        ("POST", "/cohort", p, cohort, ("practitioner", None, PURPOSE, 403, "refused")),
         ("GET", "/model_card", u, {}, ("auditor", None, None, 200, "allowed")),
         ("POST", "/audit_log", u, since, ("auditor", None, None, 200, "allowed")),
         ("GET", "/livez", {}, {}, None),
@@ -595,7 +614,7 @@ def test_bentoml_sync_client_sends_its_token_as_our_bearer_key(live_service, con
         assert prompt["child_id"] == child
         assert {m["model"] for m in prompt["models"]} == set(MODELS)
         with pytest.raises(BentoMLException) as refused:
-            practitioner.cohort(model="serious_violence", capacity=3)
+            practitioner.cohort(model="serious_violence", capacity=3, purpose=PURPOSE)
         assert refused.value.error_code == HTTPStatus.FORBIDDEN
         assert "not permitted" in str(refused.value)
         with pytest.raises(BentoMLException) as unknown:

@@ -1,9 +1,9 @@
 """A promotion reaches the running service without a restart and without failing a request.
 
-The module has its own partnership (a copy of the session's, so its promotions touch nothing
-else), a new ``serious_violence`` challenger trained on it with another seed, and two services
-over it: one that only reloads when an analyst calls ``POST /reload``, and one that watches the
-registry every second. Client threads keep asking for prompts throughout; every answer is kept.
+The tests use the session's ``fleet`` (``tests/service_fixtures.py``): a copy of the session's
+partnership (so its promotions touch nothing else), a new ``serious_violence`` challenger
+trained on it with another seed, and two services over it: one that only reloads when an
+analyst calls ``POST /reload``, and one that watches the registry every second. Client threads keep asking for prompts throughout; every answer is kept.
 
 Nothing is timed. Answers are ordered by a counter (:class:`Load`), not a clock, and the
 tests hold a reload open through the service's own agreement (:mod:`serving.fleet`): the
@@ -27,58 +27,16 @@ from pathlib import Path
 
 import httpx
 import psutil
-import pytest
-from service_fixtures import (
-    SEED,
-    Home,
-    LiveService,
-    champions,
-    copy_home,
-    promote_version,
-    train_challenger,
-)
+from service_fixtures import MODEL, LiveService, champions, promote_version
 
 from access.records import parse_model_versions
 from serving.fleet import Board
 from serving.middleware import MODEL_VERSIONS_HEADER
 
-MODEL = "serious_violence"
 PURPOSE = "checking the service during a promotion"
 REASON = "test: the partnership is too small for the fairness gate"
 PATIENCE = 120
 """Seconds to wait for something that should happen much sooner (a bound, not a claim)."""
-
-
-@dataclass
-class Fleet:
-    """The module's partnership, its two model versions and its two services."""
-
-    home: Home
-    versions: tuple[str, str]
-    polled: LiveService
-    watching: LiveService
-
-    def other_version(self) -> str:
-        """The ``MODEL`` version that is not the champion now."""
-        (other,) = set(self.versions) - {champions(self.home)[MODEL]}
-        return other
-
-
-@pytest.fixture(scope="module")
-def fleet(service_home, tmp_path_factory):
-    home = copy_home(service_home, tmp_path_factory.mktemp("reload") / "home")
-    original = champions(home)[MODEL]
-    polled, watching = LiveService(home), LiveService(home, watch_seconds=1)
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            started = [pool.submit(s.start) for s in (polled, watching)]
-            challenger = train_challenger(home, MODEL, seed=SEED + 1)
-            for future in started:
-                future.result()
-        yield Fleet(home, (original, challenger), polled, watching)
-    finally:
-        polled.stop()
-        watching.stop()
 
 
 @dataclass
