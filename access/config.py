@@ -73,6 +73,11 @@ class StoreSettings(BaseModel):
     audit_writer : {"auto", "event_loop", "thread"}
         Where the service commits its audit rows (:class:`access.writer.GroupWriter`):
         ``auto`` is the event loop for SQLite and a thread for any other database.
+    service_login : str or None
+        PostgreSQL only: the role the service logs in as, when the tables are created by
+        another (owner) role. The owner grants it SELECT and INSERT and nothing more, so the
+        service's login cannot change or delete what it logged, nor the triggers that guard
+        it. Give it to the commands run with the owner's URL (e.g. ``lantern keys init``).
     limits : LimitSettings
         Requests per key per minute and per day, and the distinct children per hour that
         raise an alert (:mod:`access.limits`).
@@ -90,6 +95,7 @@ class StoreSettings(BaseModel):
     audit_writer: Literal["auto", "event_loop", "thread"] = "auto"
     secret_file: Path | None = Field(default_factory=_default_secret_file)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    service_login: str | None = None
 
     def secret_path(self) -> Path:
         """Where the audit chain's secret is kept (see :attr:`secret_file`)."""

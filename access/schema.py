@@ -21,6 +21,7 @@ the statement is issued.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 
 from sqlalchemy import (
@@ -304,11 +305,54 @@ def _check_columns(conn) -> None:
 _SCHEMA_LOCK = 7_406_171_931  # any constant: serialises first-use schema creation on PostgreSQL
 
 
-def create_schema(engine: Engine, audit_months: int) -> None:
+_LOGIN = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+_SERVICE_GRANTS = (
+    ("SELECT", ("api_keys", "retention_log", "retention_policy")),
+    ("SELECT, INSERT", ("audit_log", "cohort_children", "prompts", "judgements")),
+)
+"""What a PostgreSQL service login may do: read, and append. Never UPDATE, DELETE or TRUNCATE;
+it owns nothing, so it cannot replace a trigger function or disable a trigger either."""
+
+
+def _grant_service_login(conn, login: str) -> None:
+    """Give ``login`` :data:`_SERVICE_GRANTS` on the tables, and nothing else."""
+    if not _LOGIN.match(login):
+        raise ValueError(
+            f"service_login {login!r} is not a plain PostgreSQL role name; use lower-case "
+            "letters, digits and underscores, e.g. lantern_service"
+        )
+    tables = ", ".join(t.name for t in metadata.sorted_tables)
+    conn.execute(text(f'REVOKE ALL ON {tables} FROM "{login}"'))
+    for privileges, names in _SERVICE_GRANTS:
+        conn.execute(text(f'GRANT {privileges} ON {", ".join(names)} TO "{login}"'))
+    for table in ("audit_log", "cohort_children", "judgements"):
+        sequence = conn.execute(
+            text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table}
+        ).scalar()
+        conn.execute(text(f'GRANT USAGE ON SEQUENCE {sequence} TO "{login}"'))
+
+
+def _owned_by_another(conn) -> bool:
+    """PostgreSQL: whether the tables exist and another role owns them (then this login,
+    e.g. the service's, uses them as granted and runs no DDL)."""
+    owner = conn.execute(
+        text(
+            "SELECT tableowner FROM pg_tables WHERE schemaname = current_schema() "
+            "AND tablename = 'audit_log'"
+        )
+    ).scalar()
+    return owner is not None and owner != conn.execute(text("SELECT current_user")).scalar()
+
+
+def create_schema(engine: Engine, audit_months: int, service_login: str | None = None) -> None:
     """Create the missing tables and triggers, and the policy row (``audit_months``) if none.
 
     ``engine`` comes from :class:`access.store.Store`, whose SQLite transactions begin
     IMMEDIATE when ``lantern_write`` is set, so concurrent first uses run one after another.
+    On PostgreSQL, tables owned by another role are used as they are (only their columns are
+    checked); the owner, creating them, grants ``service_login`` (if given) SELECT and
+    INSERT only (:data:`_SERVICE_GRANTS`).
     """
     with engine.connect() as conn:
         conn.execution_options(lantern_write=True)
@@ -316,6 +360,9 @@ def create_schema(engine: Engine, audit_months: int) -> None:
             postgres = conn.dialect.name == "postgresql"
             if postgres:
                 conn.execute(text(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})"))
+                if _owned_by_another(conn):
+                    _check_columns(conn)
+                    return
             metadata.create_all(conn)
             _check_columns(conn)
             for ddl in _POSTGRES_TRIGGERS if postgres else _SQLITE_TRIGGERS:
@@ -323,3 +370,5 @@ def create_schema(engine: Engine, audit_months: int) -> None:
             exists = conn.execute(select(retention_policy.c.id)).first()
             if exists is None:
                 conn.execute(retention_policy.insert().values(id=1, audit_months=audit_months))
+            if postgres and service_login:
+                _grant_service_login(conn, service_login)

@@ -136,7 +136,11 @@ class Store:
                 if self._engine is None:
                     engine = make_engine(self.settings)
                     try:
-                        create_schema(engine, self.settings.retention.audit_months)
+                        create_schema(
+                            engine,
+                            self.settings.retention.audit_months,
+                            self.settings.service_login,
+                        )
                     except BaseException:
                         engine.dispose()
                         raise

@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -279,17 +280,23 @@ def test_a_sweep_of_2000_ids_is_stopped_by_429_with_an_alert(
     real = service_home.child_ids
     ids = [real[i] if i % 4 == 0 else f"C{9_000_000 + i:07d}" for i in range(2_000)]
     headers = live_service.headers(SWEEPER)
-    answers = [
-        probe(
-            client,
-            "sweep",
-            "POST",
-            "/prompt",
-            json={"child_id": child, "purpose": "sweep"},
-            headers=headers,
-        )
-        for child in ids
-    ]
+
+    def sweep(part: list[str]) -> list[httpx.Response]:
+        with httpx.Client(base_url=live_service.url, timeout=120) as own:  # own connection
+            return [
+                probe(
+                    own,
+                    "sweep",
+                    "POST",
+                    "/prompt",
+                    json={"child_id": c, "purpose": "sweep"},
+                    headers=headers,
+                )
+                for c in part
+            ]
+
+    with ThreadPoolExecutor(8) as pool:  # eight connections, spread over the workers
+        answers = [a for part in pool.map(sweep, [ids[i::8] for i in range(8)]) for a in part]
     codes = [a.status_code for a in answers]
     assert set(codes) <= {200, 404, 429}
     rows = {r.request_id: r for r in store.audit_rows() if r.key_name == f"test-{SWEEPER}"}
