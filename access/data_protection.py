@@ -100,8 +100,41 @@ def read_feature_rows(path: Path, child_id: str) -> list[dict[str, Any]]:
     return json.loads(frame.to_json(orient="records", date_format="iso", date_unit="s"))
 
 
+def redact_staff(held: dict[str, Any]) -> dict[str, Any]:
+    """``held`` (:func:`subject_access`'s) with each key's name replaced by "staff member N"
+    (one N per key, in order of appearance) and the callers' network addresses removed.
+
+    Commands run by operating-system users (``cli:<user>``) become "an administrator".
+    """
+    names: dict[str, str] = {}
+
+    def alias(name: str | None) -> str | None:
+        if name is None:
+            return None
+        if name.startswith("cli:"):
+            return "an administrator"
+        return names.setdefault(name, f"staff member {len(names) + 1}")
+
+    def rows(items: list[dict], *extra: str) -> list[dict]:
+        out = []
+        for item in items:
+            item = dict(item, key_name=alias(item.get("key_name")))
+            for name in extra:
+                item.pop(name, None)
+            if "judgements" in item:
+                item["judgements"] = rows(item["judgements"])
+            out.append(item)
+        return out
+
+    return {
+        "prompts": rows(held["prompts"]),
+        "audit_rows": rows(held["audit_rows"], "client"),
+        "cohort_lists": rows(held["cohort_lists"]),
+    }
+
+
 def subject_access_export(
-    store: Store, child_id: str, *, features: Path | None = None
+    store: Store, child_id: str, *, features: Path | None = None, redact: bool = True
 ) -> dict[str, Any]:
     """Everything Lantern holds about one child, ready to write as JSON.
 
@@ -114,6 +147,9 @@ def subject_access_export(
     features : Path, optional
         The feature table to search; without it the export says the features were not
         searched.
+    redact : bool
+        Replace practitioners' key names and addresses (:func:`redact_staff`); the export is
+        for the child or their family. False keeps them, for the partnership's own review.
 
     Returns
     -------
@@ -130,7 +166,13 @@ def subject_access_export(
     """
     rows = read_feature_rows(features, child_id) if features is not None else None
     held = subject_access(store, child_id)
-    notes = []
+    notes = [
+        "judgement notes are practitioners' own words: read them before disclosure, and "
+        "redact anyone else they name (other children, family members, staff)"
+    ]
+    if redact:
+        held = redact_staff(held)
+        notes.append("practitioners' key names are replaced by 'staff member N'")
     if rows is None:
         notes.append(
             "feature rows were not searched: give the feature table (lantern subject-access "
@@ -185,16 +227,38 @@ class RetentionReport:
     at: datetime
     run_id: str
     items: tuple[RetentionItem, ...] = field(default_factory=tuple)
+    reclaimed: bool = False
+    """Whether the space of the rows removed was given back (SQLite's VACUUM)."""
 
 
-def retention_report(store: Store, *, apply: bool = False) -> RetentionReport:
+def reclaim_space(store: Store) -> bool:
+    """Give back the space of removed rows: VACUUM on SQLite (True); PostgreSQL's autovacuum
+    does it itself (False)."""
+    if store.engine.dialect.name != "sqlite":
+        return False
+    raw = store.engine.raw_connection()  # in autocommit mode: VACUUM runs outside a transaction
+    try:
+        raw.driver_connection.execute("VACUUM")
+    finally:
+        raw.close()
+    return True
+
+
+def retention_report(
+    store: Store, *, apply: bool = False, operator: str | None = None
+) -> RetentionReport:
     """Find (dry run) or remove (``apply=True``) what the retention policy no longer keeps.
 
     A prompt is removed with all its judgements once it was issued more than
     ``prompts_months`` ago; an audit row once it was written more than ``audit_months``
     ago. Applying first sets the database's audit period to the settings' (the change is
     logged by the database), then removes the rows and writes one ``retention_log`` row
-    per table, all in one transaction.
+    per table, all in one transaction; then gives the space back (:func:`reclaim_space`).
+
+    Parameters
+    ----------
+    operator : str, optional
+        Who applies it, for the retention log (default: the operating-system user).
 
     Returns
     -------
@@ -282,11 +346,14 @@ def retention_report(store: Store, *, apply: bool = False) -> RetentionReport:
                         rows=n,
                         oldest=item.oldest,
                         newest=item.newest,
-                        operator=clip(operator_name(), 100),
+                        operator=clip(operator or operator_name(), 100),
                     )
                 )
             items.append(item)
-    return RetentionReport(applied=apply, at=at, run_id=run_id, items=tuple(items))
+    reclaimed = apply and any(i.rows for i in items) and reclaim_space(store)
+    return RetentionReport(
+        applied=apply, at=at, run_id=run_id, items=tuple(items), reclaimed=reclaimed
+    )
 
 
 def retention_log_rows(store: Store) -> list[dict[str, Any]]:

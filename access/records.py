@@ -143,6 +143,10 @@ class ApiKey:
         ``key_id`` is the public middle part of the token, to tell keys apart.
     created_at : datetime
     revoked_at : datetime or None
+    expires_at : datetime or None
+        After this the key is refused (None: never).
+    last_used_at : datetime or None
+        When a service last looked the key up (at most ``key_cache_seconds`` stale).
     """
 
     name: str
@@ -150,11 +154,17 @@ class ApiKey:
     key_id: str
     created_at: datetime
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
 
     @property
     def revoked(self) -> bool:
         """Whether the key was revoked."""
         return self.revoked_at is not None
+
+    def expired(self, at: datetime | None = None) -> bool:
+        """Whether the key has expired by ``at`` (default: now)."""
+        return self.expires_at is not None and self.expires_at <= (at or now())
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,8 @@ def api_key(row: Mapping[str, Any]) -> ApiKey:
         key_id=row["key_id"],
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
+        expires_at=row["expires_at"],
+        last_used_at=row["last_used_at"],
     )
 
 

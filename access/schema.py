@@ -96,6 +96,8 @@ api_keys = Table(
     Column("role", String(20), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
+    Column("expires_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),
     CheckConstraint(f"role IN ({', '.join(repr(r.value) for r in Role)})", name="known_role"),
 )
 
@@ -291,7 +293,7 @@ class SchemaError(RuntimeError):
 def _check_columns(conn) -> None:
     """Refuse tables that ``create_all`` left as an older Lantern made them."""
     inspector = inspect(conn)
-    for table in (audit_log, retention_log):
+    for table in (api_keys, audit_log, retention_log):
         have = {c["name"] for c in inspector.get_columns(table.name)}
         missing = [c.name for c in table.columns if c.name not in have]
         if missing:
@@ -311,8 +313,9 @@ _SERVICE_GRANTS = (
     ("SELECT", ("api_keys", "retention_log", "retention_policy")),
     ("SELECT, INSERT", ("audit_log", "cohort_children", "prompts", "judgements")),
 )
-"""What a PostgreSQL service login may do: read, and append. Never UPDATE, DELETE or TRUNCATE;
-it owns nothing, so it cannot replace a trigger function or disable a trigger either."""
+"""What a PostgreSQL service login may do: read, and append (and note when a key was last
+used). Never any other UPDATE, nor DELETE or TRUNCATE; it owns nothing, so it cannot replace
+a trigger function or disable a trigger either."""
 
 
 def _grant_service_login(conn, login: str) -> None:
@@ -326,6 +329,7 @@ def _grant_service_login(conn, login: str) -> None:
     conn.execute(text(f'REVOKE ALL ON {tables} FROM "{login}"'))
     for privileges, names in _SERVICE_GRANTS:
         conn.execute(text(f'GRANT {privileges} ON {", ".join(names)} TO "{login}"'))
+    conn.execute(text(f'GRANT UPDATE (last_used_at) ON api_keys TO "{login}"'))
     for table in ("audit_log", "cohort_children", "judgements"):
         sequence = conn.execute(
             text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table}

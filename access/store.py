@@ -37,8 +37,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
-from datetime import datetime
+from dataclasses import asdict, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text
@@ -178,7 +178,9 @@ class Store:
 
     # ------------------------------------------------------------------ keys
 
-    def create_key(self, name: str, role: Role | str) -> IssuedKey:
+    def create_key(
+        self, name: str, role: Role | str, *, expires_in: timedelta | None = None
+    ) -> IssuedKey:
         """Issue a new key; the token is returned once and only its hash is stored.
 
         Parameters
@@ -188,6 +190,8 @@ class Store:
             and ``. _ @ -``, at most 100 characters; never reused.
         role : Role or str
             ``practitioner``, ``analyst`` or ``auditor``.
+        expires_in : timedelta, optional
+            The key is refused this long after it is issued (default: it does not expire).
 
         Returns
         -------
@@ -211,8 +215,17 @@ class Store:
             raise ValueError(
                 f"role {role!r} is not one of {', '.join(r.value for r in Role)}"
             ) from None
+        if expires_in is not None and expires_in <= timedelta(0):
+            raise ValueError(f"a key must be issued to expire later, not in {expires_in}")
         key_id, token = new_token()
-        key = ApiKey(name=name, role=role.value, key_id=key_id, created_at=now())
+        issued = now()
+        key = ApiKey(
+            name=name,
+            role=role.value,
+            key_id=key_id,
+            created_at=issued,
+            expires_at=None if expires_in is None else issued + expires_in,
+        )
         try:
             with self.writing() as conn:
                 conn.execute(
@@ -222,6 +235,7 @@ class Store:
                         key_id=key_id,
                         key_hash=hash_token(token),
                         created_at=key.created_at,
+                        expires_at=key.expires_at,
                     )
                 )
         except IntegrityError:
@@ -262,9 +276,11 @@ class Store:
         return api_key(row)
 
     def verify_key(self, token: str) -> ApiKey | None:
-        """The key this token is (revoked or not), or None if Lantern never issued it.
+        """The key this token is (revoked or expired or not), or None if Lantern never
+        issued it.
 
-        A key found is remembered for ``key_cache_seconds``, so most calls do no I/O.
+        A key found is remembered for ``key_cache_seconds``, so most calls do no I/O; each
+        look-up in the database records the key's last use.
         """
         if not looks_like_token(token):
             return None
@@ -280,7 +296,12 @@ class Store:
             )
         if row is None:
             return None
-        key = api_key(row)
+        used = now()
+        with self.writing() as conn:
+            conn.execute(
+                api_keys.update().where(api_keys.c.key_hash == digest).values(last_used_at=used)
+            )
+        key = replace(api_key(row), last_used_at=used)
         if self.settings.key_cache_seconds > 0:
             with self._lock:
                 if len(self._keys) > 10_000:

@@ -330,9 +330,13 @@ def datasheet(
             "shared": "Synthetic: may be shared; they hold no real child's records."
             if ground_truth
             else supplied(p, "data_sharing_agreement_reference"),
-            "stored_with_run": "The test rows (pseudonymised ids, features, audit columns, "
-            "labels and scores) are logged with this run (evaluation/test_rows.parquet), so a "
-            "later model is compared on the same rows. The feature table itself is not.",
+            "stored_with_run": "The test rows (features, audit columns, labels and scores) are "
+            "logged with this run (evaluation/test_rows.parquet), so a later model is compared "
+            "on the same rows. Each row's child_id is replaced by a row key, keyed by a secret "
+            "made for the run and never stored: no one can link a key back to a child, so a "
+            "request for a child's records cannot find these rows, but they still hold each "
+            "child's features, and the model store must be kept like the feature table. The "
+            "feature table itself is not logged.",
             "access": supplied(p, "data_access_and_storage"),
         },
         "maintenance": {

@@ -32,10 +32,11 @@ ADVICE = {
 
 @dataclass(frozen=True)
 class LoadedVersion:
-    """A registered version and the scoring model it holds."""
+    """A registered version, the scoring model it holds, and its files' SHA-256."""
 
     version: ModelVersion
     model: ScoringModel
+    digest: str = ""
 
     @property
     def number(self) -> str:
@@ -99,10 +100,10 @@ def files_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def _loaded(found: ModelVersion, settings: TrackingSettings) -> tuple[LoadedVersion, str]:
+def _loaded(found: ModelVersion, settings: TrackingSettings) -> LoadedVersion:
     with tempfile.TemporaryDirectory(prefix="lantern-model-") as tmp:
         folder = scoring_files(found, settings, Path(tmp))
-        return LoadedVersion(found, ScoringModel.load(folder)), files_digest(folder)
+        return LoadedVersion(found, ScoringModel.load(folder), files_digest(folder))
 
 
 def load_version(name: str, which: str, settings: TrackingSettings) -> LoadedVersion:
@@ -114,7 +115,7 @@ def load_version(name: str, which: str, settings: TrackingSettings) -> LoadedVer
     LookupError
         As :func:`find_version`.
     """
-    return _loaded(find_version(name, which, settings), settings)[0]
+    return _loaded(find_version(name, which, settings), settings)
 
 
 class UnsealedChampionError(LookupError):
@@ -129,6 +130,26 @@ def seal_champion(name: str, version: str, settings: TrackingSettings) -> str:
         digest = files_digest(scoring_files(found, settings, Path(tmp)))
     settings.client().set_registered_model_tag(name, SEAL_TAG, f"{found.version} {digest}")
     return digest
+
+
+def load_exact(name: str, version: str, digest: str, settings: TrackingSettings) -> LoadedVersion:
+    """Version ``version`` of ``name``, refused unless its files' SHA-256 is ``digest`` (what
+    another process loaded and checked against the seal).
+
+    Raises
+    ------
+    UnsealedChampionError
+        If the files differ.
+    LookupError
+        If there is no such version.
+    """
+    loaded = _loaded(find_version(name, str(version), settings), settings)
+    if loaded.digest != digest:
+        raise UnsealedChampionError(
+            f"the files of {name} v{version} changed since another worker loaded them (their "
+            "SHA-256 differs); nothing was switched"
+        )
+    return loaded
 
 
 def load_champion(
@@ -151,7 +172,7 @@ def load_champion(
     if found is None:
         return None
     if not sealed:
-        return _loaded(found, settings)[0]
+        return _loaded(found, settings)
     tags = settings.client().get_registered_model(name).tags or {}
     seal_version, _, seal_digest = tags.get(SEAL_TAG, "").partition(" ")
     if seal_version != str(found.version):
@@ -161,8 +182,8 @@ def load_champion(
             f"{chose}: the alias was moved outside the promotion gate. Promote the version "
             f"you mean with `lantern promote --model {name}`"
         )
-    loaded, digest = _loaded(found, settings)
-    if digest != seal_digest:
+    loaded = _loaded(found, settings)
+    if loaded.digest != seal_digest:
         raise UnsealedChampionError(
             f"the files of {name} v{found.version} are not the ones `lantern promote` "
             "sealed (their SHA-256 differs): the model store was changed after promotion. "

@@ -9,10 +9,11 @@ The workers agree through a few small files in a folder private to one server (n
 the ``bentoml serve`` process, the workers' parent), in two phases:
 
 1. **prepare**: the worker that saw the promotion (the one that got ``POST /reload``, or the
-   first whose registry watch noticed it) becomes the leader, under a file lock, and writes
-   generation *n + 1* to ``target``. Every worker, polling ``target``, loads the new state
-   beside the one it serves and writes *n + 1* to its ``ready-<pid>`` file (or the error to
-   ``failed-<pid>``);
+   first whose registry watch noticed it) becomes the leader, under a file lock, loads the new
+   state, writes what it loaded to ``plan`` (e.g. the exact model versions, their files'
+   hashes and the snapshot) and generation *n + 1* to ``target``. Every worker, polling
+   ``target``, loads that plan beside the state it serves (not whatever the registry says by
+   then) and writes *n + 1* to its ``ready-<pid>`` file (or the error to ``failed-<pid>``);
 2. **switch**: once every live worker is ready, the leader writes *n + 1* to ``switch``. Each
    worker looks at ``switch`` (one ``stat``) before each request and swaps in the state it
    prepared. If a worker could not load the new state, nothing switches and the leader
@@ -171,6 +172,12 @@ class Fleet(Generic[State]):
         Builds a new state (raises if it cannot).
     state : State
         The state this worker starts with.
+    plan_of : callable, optional
+        What a loaded state is, as text the followers can load exactly (the leader writes
+        it to ``plan``).
+    load_plan : callable, optional
+        Builds the state a plan names. Without ``plan_of`` and ``load_plan``, followers
+        call ``load`` themselves.
     poll_seconds : float
         How often a follower looks for a new target.
     patience_seconds : float
@@ -183,11 +190,15 @@ class Fleet(Generic[State]):
         load: Callable[[], State],
         state: State,
         *,
+        plan_of: Callable[[State], str] | None = None,
+        load_plan: Callable[[str], State] | None = None,
         poll_seconds: float = 0.05,
         patience_seconds: float = 300.0,
     ) -> None:
         self.board = board
         self.load = load
+        self.plan_of = plan_of
+        self.load_plan = load_plan
         self.pid = os.getpid()
         self.poll_seconds = poll_seconds
         self.patience_seconds = patience_seconds
@@ -232,6 +243,8 @@ class Fleet(Generic[State]):
             state = self.load()
             with self._lock:
                 self._prepared = _Prepared(generation, state)
+            if self.plan_of is not None:
+                self.board.write("plan", f"{generation}\n{self.plan_of(state)}")
             self.board.write("target", generation)
             self.board.write(f"ready-{self.pid}", generation)
             self._wait_for_workers(generation)
@@ -265,6 +278,18 @@ class Fleet(Generic[State]):
                 )
             time.sleep(self.poll_seconds)
 
+    def _load_target(self, target: int) -> State:
+        """The state of generation ``target``: the leader's plan, if the fleet plans."""
+        if self.load_plan is None:
+            return self.load()
+        try:
+            number, _, plan = (self.board.folder / "plan").read_text().partition("\n")
+        except FileNotFoundError:
+            number, plan = "", ""
+        if number != str(target):
+            raise ReloadFailed(f"the leader wrote no plan for generation {target}")
+        return self.load_plan(plan)
+
     def _follow(self) -> None:
         while not self._stop.wait(self.poll_seconds):
             target = self.board.read("target")
@@ -276,7 +301,7 @@ class Fleet(Generic[State]):
             ):
                 continue
             try:
-                state = self.load()
+                state = self._load_target(target)
             except Exception as err:  # the leader reports it; this worker keeps serving
                 self._failed = target
                 self.board.write(f"failed-{self.pid}", f"{target}\n{type(err).__name__}: {err}")

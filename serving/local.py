@@ -51,6 +51,7 @@ class Home:
             "BENTOML_DO_NOT_TRACK": "true",
             "OMP_WAIT_POLICY": "PASSIVE",
             "MLFLOW_LOGGING_LEVEL": "WARNING",
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
             **extra,
         }
         return env

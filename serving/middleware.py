@@ -129,6 +129,10 @@ _REVOKED = (
     "revoked API key",
     "this key was revoked; ask your Lantern administrator for a new one",
 )
+_EXPIRED = (
+    "expired API key",
+    "this key has expired; ask your Lantern administrator for a new one",
+)
 _KEY_CHECK = (
     "key check unavailable",
     "Lantern could not check your key just now; try again shortly, and tell your Lantern "
@@ -250,6 +254,8 @@ class AuditMiddleware:
             refusal = (401, *_UNKNOWN)
         elif key.revoked:
             refusal = (401, *_REVOKED)
+        elif key.expired():
+            refusal = (401, *_EXPIRED)
         else:
             decision = authorise(scope["path"], key.role, self.permissions)
             if not decision.allowed:

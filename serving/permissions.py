@@ -1,11 +1,13 @@
 """Who may call what: the one permission map, read by the middleware, the service and the page.
 
-Public paths answer without a key and are not audit-logged: the health probes and metrics are
-called every few seconds by the platform and carry nothing about a child, and the page's
-static files under ``/ui/`` are the same for everyone (the page then calls the API with the
+Public paths answer without a key and are not audit-logged: the health probes are called
+every few seconds by the platform and carry nothing about a child, and the page's static
+files under ``/ui/`` are the same for everyone (the page then calls the API with the
 user's key, and those calls are logged). Every other path needs a valid key and is denied
 by default: a path missing from :data:`PERMISSIONS` is answered 404 by the middleware, never
-by the application, so a new route is unreachable until it is given its roles here. The only
+by the application, so a new route is unreachable until it is given its roles here.
+``/metrics`` needs an analyst's or auditor's key: BentoML labels its counts with each
+request's raw path, which a caller chooses (a child's id in a URL would show there). The only
 exceptions are BentoML's own API documentation (:data:`ANY_KEY_PATHS`), open to any valid
 key.
 """
@@ -41,6 +43,7 @@ PERMISSIONS: Mapping[str, frozenset[Role]] = {
     "/ui/overview": frozenset({_A, _U}),
     "/audit_log": frozenset({_U}),
     "/model_card": frozenset({_P, _A, _U}),
+    "/metrics": frozenset({_A, _U}),
 }
 """Endpoint path -> the roles that may call it."""
 
@@ -50,7 +53,7 @@ ANY_KEY_PATHS: frozenset[str] = frozenset({"/", "/docs.json", "/schema.json"})
 ANY_KEY_PREFIXES: tuple[str, ...] = ("/static_content/",)
 """The documentation page's own static files."""
 
-PUBLIC_PATHS: frozenset[str] = frozenset({"/livez", "/readyz", "/healthz", "/metrics", "/ui"})
+PUBLIC_PATHS: frozenset[str] = frozenset({"/livez", "/readyz", "/healthz", "/ui"})
 """Paths answered without a key (and not audit-logged)."""
 
 PUBLIC_PREFIXES: tuple[str, ...] = ("/ui/",)

@@ -13,6 +13,7 @@ swapped in; requests in flight finish on the state they started with.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import threading
@@ -26,6 +27,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
 
+from access.data_protection import retention_report
 from access.records import (
     AuditEntry,
     InvalidJudgementError,
@@ -122,9 +124,17 @@ class Lantern:
             served, self.not_ready = None, str(err)
             log.warning("not ready: %s", err)
         board = Board(self.settings.run_dir or default_board_folder())
-        self.fleet: Fleet[Served | None] = Fleet(board, self._load, served)
+        self.fleet: Fleet[Served | None] = Fleet(
+            board,
+            self._load,
+            served,
+            plan_of=lambda state: state.plan(),
+            load_plan=lambda plan: load_served(self.settings, plan=plan),
+        )
         if self.settings.watch_seconds > 0:
             threading.Thread(target=self._watch, name="lantern-watch", daemon=True).start()
+        if self.settings.retention_hours > 0 and bentoml.server_context.worker_index in (None, 1):
+            threading.Thread(target=self._retain, name="lantern-retention", daemon=True).start()
 
     # ------------------------------------------------------------------ state
 
@@ -171,6 +181,22 @@ class Lantern:
                     self.reload(wait=False)
             except Exception:  # keep watching: one failed look at the registry is not fatal
                 log.exception("the registry watch failed; trying again later")
+
+    def _retain(self) -> None:
+        """Apply the retention policy now and every ``retention_hours`` (one worker does)."""
+        stop = threading.Event()
+        while True:
+            try:
+                report = retention_report(self.store, apply=True, operator="lantern service")
+                removed = sum(i.rows for i in report.items)
+                log.info("retention applied: %d rows removed (run %s)", removed, report.run_id)
+            except Exception:  # e.g. a PostgreSQL login that may not delete: say so, go on
+                log.exception(
+                    "scheduled retention failed; run `lantern retention --apply` with a login "
+                    "that may delete expired rows"
+                )
+            if stop.wait(self.settings.retention_hours * 3600):
+                return
 
     def __is_ready__(self) -> bool:
         return self.served is not None
@@ -438,7 +464,7 @@ class Lantern:
         """The partnership overview (analysts and auditors)."""
         served = self.served
         if served is None:
-            return HTMLResponse(f"<p>Lantern is not ready: {self.not_ready}</p>", 503)
+            return HTMLResponse(f"<p>Lantern is not ready: {html.escape(self.not_ready)}</p>", 503)
         return HTMLResponse(_overview_html(self, served))
 
 

@@ -9,6 +9,7 @@ flight finishes on the one it started with.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -78,6 +79,9 @@ class ServiceSettings(pydantic.BaseModel):
         Folder where one server's workers agree on reloads (default: a folder named after
         the ``bentoml serve`` process in ``<tmp>/lantern-<uid>``). It must be private: a
         folder others may write to is refused, since its files make the workers reload.
+    retention_hours : float
+        How often the service applies the retention policy (its first worker, at start and
+        then every this many hours; 0: never, leave it to ``lantern retention --apply``).
     cohort_capacity : int
         The most children one ``/cohort`` list may name: the team capacity. Set it to the
         number of children the partnership's teams can act on in a cycle.
@@ -99,6 +103,7 @@ class ServiceSettings(pydantic.BaseModel):
     run_dir: Path | None = None
     trace_requests: bool = False
     cohort_capacity: int = pydantic.Field(200, ge=1, le=100_000)
+    retention_hours: float = pydantic.Field(24.0, ge=0)
 
 
 def load_service_settings(path: Path | None = None) -> ServiceSettings:
@@ -148,6 +153,8 @@ class ServedOutcome:
     sorted_probability: np.ndarray
     run_id: str
     card: dict | None = None
+    digest: str = ""
+    """SHA-256 of the model's files, as loaded (and checked against the seal)."""
 
     @property
     def features(self) -> list[str]:
@@ -178,6 +185,19 @@ class Served:
     def versions(self) -> dict[str, str]:
         """Model name -> the version served."""
         return {name: str(m.served.version) for name, m in self.models.items()}
+
+    def plan(self) -> str:
+        """What this state is, exactly, as JSON :func:`load_served` can load again: each
+        model's version and files' SHA-256, and the snapshot date."""
+        return json.dumps(
+            {
+                "snapshot_date": f"{self.snapshot.date:%Y-%m-%d}",
+                "models": {
+                    name: {"version": str(m.served.version), "sha256": m.digest}
+                    for name, m in self.models.items()
+                },
+            }
+        )
 
     def outcome(self, name: str) -> ServedOutcome:
         """The served model called ``name``."""
@@ -282,13 +302,14 @@ class Served:
 # --------------------------------------------------------------------------- loading
 
 
-def read_latest_snapshot(path: Path) -> Snapshot:
-    """The newest snapshot of a feature table (Parquet), one row per child.
+def read_latest_snapshot(path: Path, date: str | None = None) -> Snapshot:
+    """The newest snapshot of a feature table (Parquet), or the one of ``date``; one row per
+    child.
 
     Raises
     ------
     NotReadyError
-        If the file is missing or holds no snapshot.
+        If the file is missing or holds no snapshot (of ``date``).
     """
     path = Path(path)
     if not path.exists():
@@ -299,7 +320,9 @@ def read_latest_snapshot(path: Path) -> Snapshot:
     dates = pq.read_table(path, columns=["snapshot_date"]).column(0).to_pandas()
     if dates.empty:
         raise NotReadyError(f"the feature table {path} has no rows; rebuild it")
-    latest = dates.max()
+    latest = dates.max() if date is None else pd.Timestamp(date)
+    if date is not None and not (dates == latest).any():
+        raise NotReadyError(f"the feature table {path} has no snapshot of {date}")
     frame = pd.read_parquet(path, filters=[("snapshot_date", "==", latest)])
     frame = frame.drop_duplicates("child_id").reset_index(drop=True)
     ids = frame["child_id"].astype(str).to_numpy()
@@ -311,45 +334,59 @@ def read_latest_snapshot(path: Path) -> Snapshot:
     )
 
 
-def load_champion(name: str, tracking: TrackingSettings):
-    """The champion version of ``name`` and its :class:`ScoringModel`.
+def load_champion(name: str, tracking: TrackingSettings, exact: dict | None = None):
+    """The champion of ``name`` (a :class:`models.versions.LoadedVersion`), as sealed by
+    ``lantern promote``; or, given ``exact`` (``{"version", "sha256"}`` from a plan), that
+    version with those files.
 
     Raises
     ------
     NotReadyError
-        If ``name`` has no champion.
+        If ``name`` has no champion, or it (or the exact version) is not what was sealed.
     """
-    from models.versions import UnsealedChampionError
+    from models.versions import UnsealedChampionError, load_exact
     from models.versions import load_champion as load
 
     try:
+        if exact is not None:
+            return load_exact(name, exact["version"], exact["sha256"], tracking)
         loaded = load(name, tracking, sealed=True)
-    except UnsealedChampionError as err:
+    except (UnsealedChampionError, LookupError) as err:
         raise NotReadyError(str(err)) from None
     if loaded is None:
         raise NotReadyError(
             f"{name} has no champion to serve: train, audit and promote one "
             f"(`lantern train`, `lantern audit --model {name}`, `lantern promote --model {name}`)"
         )
-    return loaded.version, loaded.model
+    return loaded
 
 
-def load_served(settings: ServiceSettings, *, registry: Registry | None = None) -> Served:
-    """Load every served model's champion and the newest snapshot (see the module docstring).
+def load_served(
+    settings: ServiceSettings, *, registry: Registry | None = None, plan: str | None = None
+) -> Served:
+    """Load every served model's champion and the newest snapshot (see the module docstring),
+    or exactly what ``plan`` (:meth:`Served.plan`) names.
 
     Raises
     ------
     NotReadyError
-        If a model has no champion or the feature table is missing.
+        If a model has no champion, the feature table is missing, or the plan's versions,
+        files or snapshot are not there as planned.
     """
     from models.tracking import load_run_artifact_json
 
     registry = registry or default_registry()
     outcomes = load_outcomes()
-    snapshot = read_latest_snapshot(settings.features)
+    planned = json.loads(plan) if plan is not None else None
+    snapshot = read_latest_snapshot(
+        settings.features, planned["snapshot_date"] if planned else None
+    )
     models: dict[str, ServedOutcome] = {}
     for name in settings.models:
-        version, model = load_champion(name, settings.tracking)
+        loaded = load_champion(
+            name, settings.tracking, planned["models"][name] if planned else None
+        )
+        version, model = loaded.version, loaded.model
         missing = [f for f in model.features if f not in snapshot.frame]
         if missing:
             raise NotReadyError(
@@ -381,6 +418,7 @@ def load_served(settings: ServiceSettings, *, registry: Registry | None = None) 
             sorted_probability=np.sort(probability),
             run_id=version.run_id,
             card=load_run_artifact_json(version.run_id, MODEL_CARD, settings.tracking),
+            digest=loaded.digest,
         )
     union = sorted({f for m in models.values() for f in m.features}, key=list(registry).index)
     return Served(

@@ -24,6 +24,7 @@ from features.outcomes import load_outcomes
 from models.artifacts import FAIRNESS_ARTIFACT, FAIRNESS_REPORT_JSON
 from models.tracking import CHALLENGER, TrackingSettings, get_alias, load_run_artifact_json
 from models.versions import find_version, logged_label_rows, logged_test_rows
+from training.pseudonyms import ROW_KEY
 
 GROUPS = ["ethnicity", "send", "sex"]
 INTERSECTIONS = [("ethnicity", "send"), ("ethnicity", "sex")]
@@ -77,7 +78,7 @@ def audit_test_rows(
         intersections=INTERSECTIONS,
         n_boot=n_boot,
         seed=seed,
-        cluster="child_id",
+        cluster=ROW_KEY if ROW_KEY in rows else "child_id",
         recording_rows=recording_rows,
     )
 

@@ -33,6 +33,7 @@ from training.card import model_card, render_markdown
 from training.config import TrainingSettings
 from training.metrics import MetricSummary, evaluate, reliability_plot, reliability_table
 from training.model import fit_booster, fit_platt
+from training.pseudonyms import new_run_key, pseudonymised
 from training.split import TemporalSplit, temporal_split
 
 PIP_REQUIREMENTS = [
@@ -371,9 +372,11 @@ def _write_artifacts(
     }
     (run / DATA_PROFILE).write_text(json.dumps(profile, indent=2))
     test = table.iloc[result.split.test]
-    scored_test_rows(table, result).to_parquet(run / TEST_ROWS, index=False)
+    key = new_run_key()  # never stored: the logged rows cannot be linked back to a child
+    pseudonymised(scored_test_rows(table, result), key).to_parquet(run / TEST_ROWS, index=False)
     if result.evaluation.label_rows is not None:
-        result.evaluation.label_rows.to_parquet(run / LABEL_ROWS, index=False)
+        label_rows = pseudonymised(result.evaluation.label_rows, key)
+        label_rows.to_parquet(run / LABEL_ROWS, index=False)
     tables = {
         name: reliability_table(result.evaluation.y, s)
         for name, s in result.evaluation.scores.items()

@@ -151,7 +151,16 @@ def quarter_report(name: str, settings: TrackingSettings) -> RetrainReport:
     )
 
 
-_NOT_FEATURES = {"child_id", "snapshot_date", "sex", "ethnicity", "send", "area", "true_label"}
+_NOT_FEATURES = {
+    "child_id",
+    "row_key",
+    "snapshot_date",
+    "sex",
+    "ethnicity",
+    "send",
+    "area",
+    "true_label",
+}
 
 
 def log_report(report: RetrainReport, settings: TrackingSettings) -> None:

@@ -139,6 +139,10 @@ def create_key(
             help="Who holds it, e.g. asha.safeguarding-lead (never reused).", show_default=False
         ),
     ],
+    expires_in_days: Annotated[
+        int,
+        typer.Option("--expires-in-days", min=1, max=3650, help="Days until the key is refused."),
+    ] = 365,
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -148,14 +152,17 @@ def create_key(
     store = open_store(config, database_url)
     with database_errors(store):
         try:
-            issued = store.create_key(name, role.value)
+            issued = store.create_key(name, role.value, expires_in=timedelta(days=expires_in_days))
         except (KeyNameTakenError, ValueError) as err:
             raise _fail(str(err)) from None
         store.log_command(
-            "keys create", detail=f"issued key {name!r} ({role.value}, id {issued.key.key_id})"
+            "keys create",
+            detail=f"issued key {name!r} ({role.value}, id {issued.key.key_id}, expires "
+            f"{_when(issued.key.expires_at)})",
         )
     notes.print(
-        f"Issued key [bold]{name}[/] for the {role.value} role (id {issued.key.key_id}). "
+        f"Issued key [bold]{name}[/] for the {role.value} role (id {issued.key.key_id}), "
+        f"valid until {_when(issued.key.expires_at)}. "
         "It is shown once: store it now (e.g. in a password manager); Lantern keeps only its "
         "hash. Send it as 'Authorization: Bearer <key>'.",
         soft_wrap=True,
@@ -201,14 +208,17 @@ def list_keys(database_url: DatabaseOption = None, config: ConfigOption = None) 
         )
         return
     table = Table(title=f"API keys in {store.describe()}")
-    for column in ("name", "role", "key id", "created", "revoked"):
+    for column in ("name", "role", "key id", "created", "expires", "last used", "revoked"):
         table.add_column(column, overflow="fold")
     for key in keys:
+        expires = _when(key.expires_at) if key.expires_at else "never"
         table.add_row(
             key.name,
             key.role,
             key.key_id,
             _when(key.created_at),
+            f"[red]{expires}[/]" if key.expired() else expires,
+            _when(key.last_used_at) or "never",
             f"[red]{_when(key.revoked_at)}[/]" if key.revoked else "",
         )
     console.print(table)
@@ -380,6 +390,14 @@ def subject_access(
     purpose: Annotated[
         str, typer.Option(help="Why the export is made (logged).")
     ] = "subject access request",
+    staff_names: Annotated[
+        bool,
+        typer.Option(
+            "--staff-names/--redact-staff",
+            help="Keep practitioners' key names and addresses (for the partnership's own "
+            "review); by default they are replaced by 'staff member N'.",
+        ),
+    ] = False,
     database_url: DatabaseOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -393,7 +411,9 @@ def subject_access(
     store = open_store(config, database_url)
     with database_errors(store):
         try:
-            export = subject_access_export(store, child_id, features=features)
+            export = subject_access_export(
+                store, child_id, features=features, redact=not staff_names
+            )
         except ValueError as err:
             raise _fail(str(err)) from None
         counts = {
@@ -453,5 +473,7 @@ def retention(
     total = sum(i.rows for i in report.items)
     if report.applied:
         console.print(f"removed {total:,} rows; logged in retention_log as run {report.run_id}")
+        if report.reclaimed:
+            console.print("gave the database file back the space of the rows removed (VACUUM)")
     else:
         console.print(f"{total:,} rows would be removed; run with --apply to remove them")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -59,14 +59,14 @@ def serve(
 
         store = Store(settings.store)
         name = f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}"
-        token = store.create_key(name, "practitioner").token
+        token = store.create_key(name, "practitioner", expires_in=timedelta(days=1)).token
         store.close()
         child = _a_child(settings.features)
         body = f'{{"child_id": "{child}", "purpose": "demo: team around the child meeting"}}'
         console.print(
             f"\nLantern will serve at [bold]{url}[/bold] once the models have loaded.\n"
             f"  practitioner page: [bold]{url}/ui/[/bold]\n"
-            f"  demo key ({name}, practitioner; shown once): {token}\n\n"
+            f"  demo key ({name}, practitioner; shown once; expires in a day): {token}\n\n"
             "  example request:\n"
             f"  curl -s -X POST {url}/prompt -H 'Authorization: Bearer {token}' "
             f"-H 'Content-Type: application/json' -d {shlex.quote(body)}\n",

@@ -291,14 +291,22 @@ def test_subject_access_exports_everything_held_about_one_child(
     assert set(export["feature_rows"][0]) == set(table.columns)
     assert [p["prompt_id"] for p in export["prompts"]] == [prompt.prompt_id]
     assert export["prompts"][0]["judgements"][0]["view"] == "disagree"
-    assert export["notes"] == []
+    # practitioners are not named to the family: one alias per key, addresses dropped
+    assert "asha" not in out.read_text()
+    assert export["prompts"][0]["key_name"] == "staff member 1"
+    assert export["prompts"][0]["judgements"][0]["key_name"] == "staff member 1"
+    assert any("judgement notes are practitioners' own words" in n for n in export["notes"])
     # the export is logged, against the child, with its purpose
     logged = cli_store.audit_rows(child_id=child)
     assert [(r.endpoint, r.purpose) for r in logged] == [("lantern subject-access", "SAR 2025/031")]
     # and a second export shows the first
     again = json.loads(lantern(sqlite_url, "subject-access", child).stdout)
     assert [r["endpoint"] for r in again["audit_rows"]] == ["lantern subject-access"]
-    assert again["feature_rows"] is None and "were not searched" in again["notes"][0]
+    assert {r["key_name"] for r in again["audit_rows"]} == {"an administrator"}
+    assert again["feature_rows"] is None
+    assert any("were not searched" in n for n in again["notes"])
+    kept = json.loads(lantern(sqlite_url, "subject-access", child, "--staff-names").stdout)
+    assert kept["prompts"][0]["judgements"][0]["key_name"] == "asha"
 
 
 def test_subject_access_refuses_a_table_without_child_id(sqlite_url, tmp_path):

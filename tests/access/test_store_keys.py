@@ -114,3 +114,20 @@ def test_bad_names_and_roles_are_refused_by_the_store_and_the_database(store: St
                 created_at=datetime.now(UTC),
             )
         )
+
+
+def test_a_key_expires_when_it_was_issued_to_and_records_its_last_use(store: Store):
+    from datetime import timedelta
+
+    issued = store.create_key("dee.demo", "practitioner", expires_in=timedelta(days=1))
+    expires = issued.key.expires_at
+    assert timedelta(hours=23) < expires - issued.key.created_at <= timedelta(days=1)
+    assert not issued.key.expired()
+    assert issued.key.expired(expires)
+    assert store.list_keys()[0].last_used_at is None
+    found = store.verify_key(issued.token)
+    (listed,) = store.list_keys()
+    assert listed.expires_at == expires and listed.last_used_at == found.last_used_at
+    assert listed.last_used_at >= listed.created_at
+    with pytest.raises(ValueError, match="expire later"):
+        store.create_key("eve", "practitioner", expires_in=timedelta(0))

@@ -142,3 +142,36 @@ def test_nothing_in_period_is_removed_on_a_busy_log(store: Store):
 )
 def test_months_before_keeps_the_day_or_takes_the_months_last(moment, months, expected):
     assert months_before(moment, months) == expected
+
+
+def test_applying_gives_the_space_back_on_sqlite(sqlite_url: str):
+    store = Store(StoreSettings(url=sqlite_url))
+    old = months_before(datetime.now(UTC), 72) - 2 * DAY
+    with store.engine.begin() as conn:
+        conn.execute(
+            audit_log.insert(),
+            [
+                {
+                    "at": old,
+                    "endpoint": "/prompt",
+                    "method": "POST",
+                    "outcome": "allowed",
+                    "request_id": f"r{i}",
+                    "detail": "x" * 400,
+                }
+                for i in range(3_000)
+            ],
+        )
+
+    def pages() -> tuple[int, int]:
+        with store.engine.connect() as conn:
+            count = conn.exec_driver_sql("PRAGMA page_count").scalar()
+            free = conn.exec_driver_sql("PRAGMA freelist_count").scalar()
+        return count, free
+
+    before, _ = pages()
+    report = retention_report(store, apply=True)
+    after, free = pages()
+    assert report.reclaimed and free == 0 and after < before / 4, (before, after)
+    assert not retention_report(store, apply=True).reclaimed, "nothing removed, nothing to do"
+    store.close()

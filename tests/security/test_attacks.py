@@ -14,6 +14,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ import pytest
 from service_fixtures import SWEEPER, TEST_LIMITS
 
 from access.config import StoreSettings
-from access.data_protection import subject_access
+from access.data_protection import retention_log_rows, subject_access
 from access.store import Store
 
 PURPOSE = "team around the child meeting"
@@ -339,6 +340,32 @@ def test_the_services_log_verifies_and_a_tampered_copy_names_the_row(
     )
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"audit row {target} fails its chain check" in done.stdout
+
+
+def test_the_services_log_holds_no_request_content(live_service, service_home):
+    """What the probes sent (children's ids, purposes, a form's fields) is in the audit log
+    only: not in the service's own log, whatever was refused or invalid."""
+    text = live_service.log.read_text()
+    sent = [
+        PURPOSE,
+        "formtest",
+        '=HYPERLINK("http://x.invalid/")',
+        "weekly triage",
+        *service_home.child_ids[5:11],
+        *(f"C{9_000_000 + i:07d}" for i in range(1, 2_000, 97)),
+    ]
+    assert [s for s in sent if s in text] == []
+    assert "key test-sweeper asked about" in text, "the log was read, and names keys only"
+
+
+def test_the_service_applies_retention_itself(live_service, store):
+    deadline = time.monotonic() + 60  # a bound on the wait for the named event, not a claim
+    while not (
+        runs := [r for r in retention_log_rows(store) if r["operator"] == "lantern service"]
+    ):
+        assert time.monotonic() < deadline, "the service wrote no retention run in 60 s"
+        time.sleep(0.2)
+    assert {r["table_name"] for r in runs} >= {"prompts", "judgements", "audit_log"}
 
 
 # --------------------------------------------------------------------------- the tally

@@ -26,7 +26,9 @@ REPLY_PATIENCE = 2 * PATIENCE
 gave up on a worker replies with its error instead of leaving the test without an answer."""
 
 
-def _worker(board_dir: str, champion: str, inbox, outbox, patience: float) -> None:
+def _worker(
+    board_dir: str, champion: str, inbox, outbox, patience: float, planned: bool = False
+) -> None:
     def load() -> str:
         text = Path(champion).read_text()
         if Path(f"{champion}.fail-{os.getpid()}").exists():
@@ -34,7 +36,8 @@ def _worker(board_dir: str, champion: str, inbox, outbox, patience: float) -> No
         return text
 
     board = Board(Path(board_dir))
-    fleet = Fleet(board, load, load(), poll_seconds=0.02, patience_seconds=patience)
+    plans = {"plan_of": str, "load_plan": str} if planned else {}
+    fleet = Fleet(board, load, load(), poll_seconds=0.02, patience_seconds=patience, **plans)
     outbox.put(("started", None))
     while True:
         command = inbox.get()
@@ -58,14 +61,17 @@ def _worker(board_dir: str, champion: str, inbox, outbox, patience: float) -> No
 class Workers:
     """Worker processes on one board, each driven through its own queues."""
 
-    def __init__(self, folder: Path, n: int) -> None:
+    def __init__(self, folder: Path, n: int, planned: bool = False) -> None:
         ctx = mp.get_context("fork")
         self.champion = folder / "champion"
         self.champion.write_text("v1")
         self.board = folder / "board"
         self.queues = [(ctx.Queue(), ctx.Queue()) for _ in range(n)]
         self.processes = [
-            ctx.Process(target=_worker, args=(str(self.board), str(self.champion), i, o, PATIENCE))
+            ctx.Process(
+                target=_worker,
+                args=(str(self.board), str(self.champion), i, o, PATIENCE, planned),
+            )
             for i, o in self.queues
         ]
         for p in self.processes:
@@ -129,6 +135,21 @@ def test_a_worker_that_cannot_load_stops_the_switch_everywhere(workers):
     workers.champion.write_text("v3")
     assert workers.ask(2, "reload") == ("reloaded", ("v1", "v3"))
     assert workers.states() == ["v3", "v3", "v3"]
+
+
+def test_followers_load_the_leaders_plan_not_what_they_would_find(tmp_path):
+    """With plans, a follower loads exactly what the leader loaded: here the followers could
+    not read the registry themselves (their loads fail), and still switch to the leader's."""
+    workers = Workers(tmp_path, 3, planned=True)
+    try:
+        workers.champion.write_text("v2")
+        for k in (1, 2):
+            Path(f"{workers.champion}.fail-{workers.ask(k, 'pid')[1]}").touch()
+        assert workers.ask(0, "reload") == ("reloaded", ("v1", "v2"))
+        assert workers.states() == ["v2", "v2", "v2"]
+        assert (workers.board / "plan").read_text() == "1\nv2"
+    finally:
+        workers.stop()
 
 
 def test_a_dead_worker_does_not_hold_up_a_reload(workers, tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
@@ -45,6 +46,7 @@ ENDPOINTS = [
     ("GET", "/ui/overview"),
     ("GET", "/audit_log"),
     ("GET", "/model_card"),
+    ("GET", "/metrics"),
 ]
 
 # Who may call what, as the issue states it (not read from the code under test).
@@ -58,8 +60,9 @@ ALLOWED = {
         "/cohort",
         "/reload",
         "/ui/overview",
+        "/metrics",
     },
-    Role.auditor: {"/audit_log", "/model_card", "/ui/overview"},
+    Role.auditor: {"/audit_log", "/model_card", "/ui/overview", "/metrics"},
 }
 
 TEST_PERMISSIONS = {
@@ -116,7 +119,7 @@ def make_app(static: Path) -> Starlette:
         Route("/judgement_missing", not_found, methods=["POST"]),
         Route("/boom", boom, methods=["POST"]),
         Route("/stream", stream, methods=["GET"]),
-        *(Route(p, health) for p in ("/livez", "/readyz", "/healthz", "/metrics")),
+        *(Route(p, health) for p in ("/livez", "/readyz", "/healthz")),
         Mount("/ui", StaticFiles(directory=static, html=True)),
     ]
     return Starlette(routes=routes)
@@ -161,9 +164,7 @@ def only_row(store: Store):
 # --------------------------------------------------------------------------- public paths
 
 
-@pytest.mark.parametrize(
-    "path", ["/livez", "/readyz", "/healthz", "/metrics", "/ui/app.js", "/ui/"]
-)
+@pytest.mark.parametrize("path", ["/livez", "/readyz", "/healthz", "/ui/app.js", "/ui/"])
 def test_public_paths_answer_without_a_key_and_are_not_logged(app, mw_store, path):
     response = call(app, "GET", path)
     assert response.status_code == 200
@@ -228,6 +229,27 @@ def test_a_revoked_key_is_401_and_the_row_names_the_key(app, mw_store, tokens):
     assert "new one" in response.json()["detail"]
     row = only_row(mw_store)
     assert (row.key_name, row.status, row.outcome) == ("practitioner.one", 401, "refused")
+
+
+def test_an_expired_key_is_401_and_the_row_names_the_key(app, mw_store, tokens):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from access.schema import api_keys
+
+    token = mw_store.create_key("dee.demo", Role.practitioner, expires_in=timedelta(days=1)).token
+    with mw_store.engine.begin() as conn:  # a day later
+        conn.execute(
+            update(api_keys)
+            .where(api_keys.c.name == "dee.demo")
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    response = call(app, "POST", "/prompt", json=BODY, headers=bearer(token))
+    assert response.status_code == 401
+    assert response.json()["error"] == "expired API key"
+    row = only_row(mw_store)
+    assert (row.key_name, row.status, row.outcome) == ("dee.demo", 401, "refused")
 
 
 @pytest.mark.parametrize("role", list(Role))

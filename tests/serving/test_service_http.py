@@ -48,8 +48,9 @@ REQUESTS = {
     "/audit_log": ("POST", lambda c: {"json": {"since": c["today"], "limit": 3}}),
     "/model_card": ("GET", lambda c: {}),
     "/ui/overview": ("GET", lambda c: {}),
+    "/metrics": ("GET", lambda c: {}),
 }
-PUBLIC = ["/livez", "/readyz", "/healthz", "/metrics", "/ui/"]
+PUBLIC = ["/livez", "/readyz", "/healthz", "/ui/"]
 
 
 @pytest.fixture(scope="module")
@@ -167,8 +168,6 @@ def test_public_paths_answer_without_a_key_and_leave_no_audit_row(client, live_s
     response = client.get(path)
     assert response.status_code == 200, response.text
     assert new_rows(live_service, before) == []
-    if path == "/metrics":
-        assert "bentoml_service_request_total" in response.text
     if path == "/ui/":
         assert "<title>Lantern" in response.text
 

@@ -17,7 +17,13 @@ from features.build import AUDIT_COLUMNS, label_column
 from features.registry import default_registry
 from governance.datasheet import log_datasheet
 from governance.partnership import PartnershipSettings
-from models.artifacts import DATA_PROFILE, DATASHEET_JSON, DATASHEET_MD, TEST_ROWS
+from models.artifacts import (
+    DATA_PROFILE,
+    DATASHEET_JSON,
+    DATASHEET_MD,
+    LABEL_ROWS,
+    TEST_ROWS,
+)
 from models.scoring import ScoringModel, as_matrix
 from models.tracking import get_alias, load_run_artifact_json
 from models.versions import find_version, load_version
@@ -315,7 +321,14 @@ def test_logged_test_rows_are_the_test_set(logged, feature_table):
     result, _, artifacts = logged
     rows = pd.read_parquet(artifacts / TEST_ROWS)
     test = feature_table.iloc[result.split.test]
-    assert rows["child_id"].tolist() == test["child_id"].tolist()
+    assert "child_id" not in rows, "a logged row carries a row key, never a child's id"
+    keys, ids = rows["row_key"], test["child_id"].astype(str)
+    # one key per child: the same child's rows share it, different children's differ
+    assert keys.groupby(ids.to_numpy()).nunique().eq(1).all()
+    assert keys.nunique() == ids.nunique()
+    assert not set(keys) & set(ids) and not any(i in k for k in set(keys) for i in set(ids[:50]))
+    label_rows = pd.read_parquet(artifacts / LABEL_ROWS)
+    assert "child_id" not in label_rows and set(keys) <= set(label_rows["row_key"])
     label = label_column("serious_violence")
     np.testing.assert_array_equal(rows[label], test[label])
     np.testing.assert_array_equal(rows["score_lantern"], result.evaluation.scores["lantern"])
@@ -364,3 +377,36 @@ def test_pyfunc_gives_the_scoring_models_probabilities(logged, feature_table):
     np.testing.assert_allclose(
         predicted["probability"].to_numpy(), result.evaluation.scores["lantern"], rtol=0, atol=1e-12
     )
+
+
+def test_the_model_store_holds_no_childs_id(logged, feature_table):
+    """Every file a training run leaves in the MLflow store (its database, the run's and the
+    logged model's artifacts), searched for the ids of the children it trained on."""
+    import re
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _, store, _ = logged
+    ids = set(feature_table["child_id"].astype(str))
+    root = Path(store.uri.removeprefix("sqlite:///")).parent
+    pattern = re.compile(rb"C\d{7}")
+    found: dict[str, set[str]] = {}
+    for path in root.rglob("*"):
+        if not path.is_file() or path.suffix == ".png":
+            continue
+        if path.suffix == ".parquet":  # compressed: read its text columns
+            schema = pq.read_schema(path)
+            text = [
+                f.name
+                for f in schema
+                if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+            ]
+            values = pq.read_table(path, columns=text).to_pandas().to_numpy().ravel()
+            hits = set(re.findall(r"C\d{7}", " ".join(map(str, values))))
+        else:  # SQLite keeps text as it is, so the database is searched as bytes too
+            hits = {h.decode() for h in pattern.findall(path.read_bytes())}
+        if hits & ids:
+            found[str(path.relative_to(root))] = hits & ids
+    assert found == {}, f"children's ids in the model store: {found}"
+    assert any(root.rglob("test_rows.parquet")), "the search reached the logged rows"
