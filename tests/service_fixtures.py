@@ -248,8 +248,9 @@ def service_home(tmp_path_factory: pytest.TempPathFactory, small_feature_table):
 
 @pytest.fixture(scope="session")
 def live_service(service_home):
-    """The real service (``bentoml serve``) on a free port over ``service_home``."""
-    service = LiveService(service_home).start()
+    """The real service (``bentoml serve``) on a free port over ``service_home``, with one
+    worker process (two workers, and what keeps them together, are the ``fleet``'s)."""
+    service = LiveService(service_home, workers=1).start()
     try:
         yield service
     finally:

@@ -133,18 +133,22 @@ class PostgresServer:
         """SQLAlchemy URL of ``database`` on this server."""
         return f"postgresql+psycopg://{PG_USER}@/{database}?host={self.socket_dir}&port={self.port}"
 
-    def create_database(self) -> str:
-        """A new empty database; returns its SQLAlchemy URL."""
+    def admin(self):
+        """A psycopg connection to the ``postgres`` database as the superuser (autocommit)."""
         import psycopg
 
-        name = f"t_{uuid.uuid4().hex[:16]}"
-        with psycopg.connect(
+        return psycopg.connect(
             host=str(self.socket_dir),
             port=self.port,
             user=PG_USER,
             dbname="postgres",
             autocommit=True,
-        ) as conn:
+        )
+
+    def create_database(self) -> str:
+        """A new empty database; returns its SQLAlchemy URL."""
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        with self.admin() as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 

@@ -41,13 +41,7 @@ def roles(pg_server, tmp_path):
     """A database owned by a new owner role, and a new service role (names are server-wide)."""
     tag = uuid.uuid4().hex[:8]
     owner, service, database = f"owner_{tag}", f"service_{tag}", f"t_{tag}"
-    with psycopg.connect(
-        host=str(pg_server.socket_dir),
-        port=pg_server.port,
-        user=PG_USER,
-        dbname="postgres",
-        autocommit=True,
-    ) as admin:
+    with pg_server.admin() as admin:
         admin.execute(f'CREATE ROLE "{owner}" LOGIN')
         admin.execute(f'CREATE ROLE "{service}" LOGIN')
         admin.execute(f'CREATE DATABASE "{database}" OWNER "{owner}"')

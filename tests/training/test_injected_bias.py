@@ -4,7 +4,8 @@
 violence 1.5 times as often as it happens (and their stop-and-search and suspect records 1.5
 times as often at equal behaviour). Auditing the violence model with the true outcomes beside
 the recorded ones must flag that recording disparity for Black children; with the bias off it
-must not. Checked on three partnerships (seeds) each way, each case on its own; ``make bench`` reports the rate over
+must not. The bias is checked on three partnerships (seeds), its absence on one (it cannot
+differ by seed), each case on its own; ``make bench`` reports the rate over
 more seeds at the full size.
 """
 
@@ -84,8 +85,10 @@ def test_injected_recording_bias_is_flagged(quick_settings, bias, seed):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("bias, seed", [(1.0, seed) for seed in SEEDS])
+@pytest.mark.parametrize("bias, seed", [(1.0, SEEDS[0])])
 def test_no_recording_bias_is_not_flagged(quick_settings, bias, seed):
+    """One partnership only: with the bias off, recorded and true outcomes are the same
+    records, so the ratio is exactly 1 on any seed (issue 15: a check that cannot fail)."""
     row = recording_disparity(bias, seed, quick_settings)
     summary = f"{row['ratio']:.2f} ({row['low']:.2f}-{row['high']:.2f})"
     assert not row["flag"], f"bias off but flagged in partnership {seed}: {summary}"
