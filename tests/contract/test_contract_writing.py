@@ -281,7 +281,7 @@ def partnerships(draw) -> dict[str, pd.DataFrame]:
     return {name: _frame(name, rows) for name, rows in tables.items()}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tables=partnerships(), fmt=st.sampled_from(["csv", "parquet"]))
 def test_round_trip_preserves_the_tables(tables: dict[str, pd.DataFrame], fmt: str):
     assert validate_tables(tables, today=TODAY) == []

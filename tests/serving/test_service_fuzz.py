@@ -30,7 +30,8 @@ from service_fixtures import MODELS
 from serving.permissions import PERMISSIONS, is_public
 
 EXAMPLES = 14
-"""Hypothesis examples per operation and mode (fewer for ``/reload``, which reloads models)."""
+"""Hypothesis examples per operation and mode (fewer for ``/reload``, which reloads models,
+and the overview page, which renders every champion's report)."""
 
 TAKES_INPUT = {
     ("POST", "/prompt"),
@@ -149,7 +150,7 @@ def test_form_and_multipart_bodies_are_refused_audited_never_a_server_error(
 
 @pytest.mark.parametrize(("method", "path", "mode"), CASES)
 def test_no_generated_request_gets_a_server_error(api, live_service, method, path, mode):
-    examples = 3 if path == "/reload" else EXAMPLES
+    examples = {"/reload": 3, "/ui/overview": 5}.get(path, EXAMPLES)
     seen = fuzz(live_service, api[path][method].as_strategy(mode), path, examples)
     assert not seen.keys() & {401, 403}, f"the fuzzing stopped at the door: {dict(seen)}"
 
