@@ -28,20 +28,32 @@ def places(problems: list[Problem]) -> set[tuple[str, str | None, tuple[int, ...
 
 
 def check(folder: Path, *expected: tuple[str, str | None, tuple[int, ...]]) -> list[Problem]:
-    """Assert the folder has exactly the expected problems, and that loading refuses it."""
-    problems = validate_extracts(folder, today=TODAY)
+    """Assert that loading refuses the folder with exactly the expected problems.
+
+    ``validate_extracts`` is the same check without the refusal (one function serves both:
+    :func:`test_validating_reports_what_loading_refuses` holds them together).
+    """
+    with pytest.raises(ContractError) as raised:
+        load_extracts(folder, today=TODAY)
+    problems = raised.value.problems
     assert places(problems) == set(expected), "\n".join(str(p) for p in problems)
     assert len(problems) == len(expected), "a problem was reported twice"
     for p in problems:
         assert p.message and p.action
-    with pytest.raises(ContractError) as raised:
-        load_extracts(folder, today=TODAY)
-    assert places(raised.value.problems) == set(expected)
     return problems
 
 
 def test_valid_folder_has_no_problems(folder: Path):
     assert validate_extracts(folder, today=TODAY) == []
+
+
+def test_validating_reports_what_loading_refuses(folder: Path, files: Files):
+    files.path("police").unlink()
+    (folder / "health.csv").write_text("child_id,date\nC1,not a date\n")
+    reported = validate_extracts(folder, today=TODAY)
+    with pytest.raises(ContractError) as raised:
+        load_extracts(folder, today=TODAY)
+    assert reported == raised.value.problems and len(reported) >= 2
 
 
 # -- tables and files --------------------------------------------------------------------------
