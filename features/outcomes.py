@@ -16,10 +16,33 @@ DEFAULT_OUTCOMES = Path(__file__).with_name("outcomes.yaml")
 
 
 class Component(BaseModel):
-    """Records in one table that count as the outcome."""
+    """Records in one table that count as the outcome.
+
+    ``ages`` (whole years at the snapshot, inclusive) is who this component can happen to
+    within the window, e.g. pupils of compulsory school age for permanent exclusion; none
+    means every child.
+    """
 
     table: str
     where: dict[str, Any] = Field(default_factory=dict)
+    ages: tuple[int, int] | None = None
+    label: str | None = None  # what the component is, as a prompt names it ("NEET")
+
+    @field_validator("ages")
+    @classmethod
+    def _ordered(cls, ages: tuple[int, int] | None) -> tuple[int, int] | None:
+        if ages is not None and not 0 <= ages[0] <= ages[1]:
+            raise ValueError(
+                f"ages must be [youngest, oldest] with 0 <= youngest <= oldest: {ages}"
+            )
+        return ages
+
+    def eligible(self, ages: np.ndarray) -> np.ndarray:
+        """Which children of these ages this component can happen to."""
+        ages = np.asarray(ages, dtype=float)
+        if self.ages is None:
+            return np.ones(ages.shape, dtype=bool)
+        return (ages >= self.ages[0]) & (ages <= self.ages[1])
 
     @field_validator("table")
     @classmethod
@@ -48,6 +71,28 @@ class Outcome(BaseModel):
     description: str
     window_months: int = Field(12, gt=0, le=60)
     any_of: list[Component] = Field(min_length=1)
+
+    def eligible(self, ages) -> np.ndarray:
+        """The eligible population: children whom at least one component can happen to."""
+        ages = np.asarray(ages, dtype=float)
+        return np.logical_or.reduce([c.eligible(ages) for c in self.any_of])
+
+    def population(self) -> str:
+        """Who the outcome applies to, in words."""
+        parts = [
+            f"{c.label or c.table}: ages {c.ages[0]}-{c.ages[1]}"
+            if c.ages
+            else f"{c.label or c.table}: every child"
+            for c in self.any_of
+        ]
+        return "; ".join(parts)
+
+    def possible_at(self, age: float) -> tuple[list[str], list[str]]:
+        """The labels of the age-limited components possible and not possible at ``age``."""
+        limited = [c for c in self.any_of if c.ages is not None]
+        possible = [c.label or c.table for c in limited if c.eligible(np.array([age]))[0]]
+        other = [c.label or c.table for c in limited if not c.eligible(np.array([age]))[0]]
+        return possible, other
 
 
 class Outcomes(RootModel[dict[str, Outcome]]):

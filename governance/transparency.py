@@ -122,6 +122,11 @@ ALTERNATIVES = {
         "One point per risk indicator on record, highest counts first, as checklist tools "
         "such as RONI do; nothing is learned from data.",
     ),
+    "age_only": (
+        "Age alone",
+        "The rate of the outcome among children of the same age: what a list by age would "
+        "find, which a model of the records must beat before its reasons mean anything.",
+    ),
     "logistic": (
         "Logistic regression",
         "A linear model of the same features: simpler, and each weight can be read directly.",
@@ -142,30 +147,57 @@ def _measured(metrics: Mapping[str, float], key: str) -> str:
     return f"{metrics[key]:.3f}{interval}"
 
 
+HEADLINES = {"auc_within_age": "AUC within each year of age", "auc": "test AUC"}
+
+
+def _headline(metrics: Mapping[str, float]) -> str:
+    """The run's headline metric: within age where it was measured, else the plain AUC."""
+    return "auc_within_age" if "auc_within_age" in metrics else "auc"
+
+
+def _verdict(metrics: Mapping[str, float], prefix: str) -> str:
+    """Lantern against one alternative, from the run's paired difference on the headline."""
+    key = _headline(metrics)
+    difference = f"vs.{prefix}.{key}"
+    if difference not in metrics:
+        return "Not compared on the same children in this run: retrain to compare."
+    point, low, high = (metrics.get(difference + part) for part in ("", "_low", "_high"))
+    if low is None or high is None:
+        return "Not compared on the same children in this run: retrain to compare."
+    measured = (
+        f"Lantern minus {ALTERNATIVES[prefix][0].lower()}: {point:+.3f} "
+        f"(95% CI {low:+.3f} to {high:+.3f}) in {HEADLINES[key]}, on the same children."
+    )
+    if low > 0:
+        return f"Lantern is higher. {measured}"
+    if high < 0:
+        return f"Lantern is lower. {measured}"
+    return (
+        f"The difference is within noise: {measured} The simpler option is a real choice "
+        "(training config)."
+    )
+
+
 def _alternatives(metrics: Mapping[str, float], top_k: str) -> list[dict[str, str]]:
     rows = []
-    ours = metrics.get("auc")
+    headline = _headline(metrics)
     for prefix, (name, what) in ALTERNATIVES.items():
-        auc = metrics.get(f"{prefix}.auc")
-        if auc is None or ours is None:
-            verdict = "Not measured in this run: retrain to compare."
-        else:
-            better = "higher" if ours > auc else "not higher"
-            verdict = f"Lantern's test AUC is {better} ({ours:.3f} against {auc:.3f})."
         rows.append(
             {
                 "option": name,
                 "what it is": what,
+                HEADLINES[headline]: _measured(metrics, f"{prefix}.{headline}"),
                 "test AUC": _measured(metrics, f"{prefix}.auc"),
                 f"precision at top {top_k}": _measured(metrics, f"{prefix}.precision_at_k"),
                 f"recall at top {top_k}": _measured(metrics, f"{prefix}.recall_at_k"),
-                "compared with Lantern": verdict,
+                "compared with Lantern": _verdict(metrics, prefix),
             }
         )
     rows.append(
         {
             "option": "Lantern (LightGBM, calibrated)",
             "what it is": "The model this record describes.",
+            HEADLINES[headline]: _measured(metrics, headline),
             "test AUC": _measured(metrics, "auc"),
             f"precision at top {top_k}": _measured(metrics, "precision_at_k"),
             f"recall at top {top_k}": _measured(metrics, "recall_at_k"),
@@ -178,6 +210,7 @@ def _alternatives(metrics: Mapping[str, float], top_k: str) -> list[dict[str, st
                 "option": "Oracle (synthetic data only)",
                 "what it is": "The generator's own probabilities: the best any model of these "
                 "records could do. A ceiling, not an option.",
+                HEADLINES[headline]: _measured(metrics, f"oracle.{headline}"),
                 "test AUC": _measured(metrics, "oracle.auc"),
                 f"precision at top {top_k}": _measured(metrics, "oracle.precision_at_k"),
                 f"recall at top {top_k}": _measured(metrics, "oracle.recall_at_k"),
@@ -235,7 +268,9 @@ def _fairness_summary(fairness: Mapping[str, Any] | None) -> str:
         return "No fairness audit was found for this version."
     verdict = "passed" if fairness.get("passed") else "did not pass"
     reasons = "; ".join(str(r) for r in fairness.get("reasons") or []) or "no reasons given"
-    return f"The audit {verdict} the assistive fairness policy: {reasons}"
+    policy = fairness.get("gated")
+    gated = f" The policy {policy}." if policy else ""
+    return f"The audit {verdict} the fairness policy: {reasons}.{gated}"
 
 
 # --------------------------------------------------------------------------- sections

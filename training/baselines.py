@@ -1,10 +1,14 @@
-"""The baselines Lantern must beat: today's weighted checklist, and a plain logistic regression.
+"""The baselines Lantern must beat: today's weighted checklist, age alone, and a plain
+logistic regression.
 
 Local authorities already rank children with additive checklists: the Risk of NEET Indicator
 (RONI) and the exploitation and serious-violence risk matrices add a point for each indicator
 present (two for the few they treat as most telling) and review the highest totals.
 :class:`IndicatorCountRule` is that practice in code, built from Lantern's own features, so a
-model is compared with what practitioners would otherwise use, not with chance.
+model is compared with what practitioners would otherwise use, not with chance. A NEET
+checklist is used on the year groups it is meant for, so the exclusion/NEET checklist has an
+age item. :class:`AgeRate` scores a child by the rate of the outcome at their age: what age
+alone knows, which a model of the records must beat before its reasons mean anything.
 """
 
 from __future__ import annotations
@@ -149,6 +153,16 @@ _CHECKLIST = dict(
 )
 """Every item weighs 1 and is met at 1 or more (a yes for flags, one or more for counts)."""
 
+AGE_ITEMS = {
+    "exclusion_neet": {
+        "aged_16_or_over": Indicator(
+            "age_years", 16.0, 2.0, "Aged 16 or 17: old enough to be not in education or work"
+        ),
+    },
+}
+"""Each outcome's age items: a RONI-style checklist is applied to the ages it is meant for,
+and counts the age at which NEET becomes possible (the serious-violence matrices have none)."""
+
 DOUBLE_WEIGHT = {
     "serious_violence": (
         "permanently_excluded_ever",
@@ -170,7 +184,8 @@ def default_rule(outcome: str) -> IndicatorCountRule:
     """The checklist for ``"serious_violence"`` or ``"exclusion_neet"``.
 
     Both count the same 20 items; each counts twice the few its kind of checklist treats as
-    most telling (:data:`DOUBLE_WEIGHT`). The features are checked against the registry.
+    most telling (:data:`DOUBLE_WEIGHT`) and adds its age items (:data:`AGE_ITEMS`). The
+    features are checked against the registry.
 
     Raises
     ------
@@ -188,7 +203,50 @@ def default_rule(outcome: str) -> IndicatorCountRule:
         )
         for name, item in _CHECKLIST.items()
     }
+    indicators.update(AGE_ITEMS.get(outcome, {}))
     return IndicatorCountRule(indicators, registry=default_registry())
+
+
+class AgeRate:
+    """Scores a child by the outcome's rate among children of the same whole year of age.
+
+    Parameters
+    ----------
+    prior : float, default 20
+        Each year's rate is shrunk towards the overall rate as if ``prior`` children at the
+        overall rate were added to it, so a year with few children does not get an extreme
+        rate; a year never seen in training gets the overall rate.
+    """
+
+    def __init__(self, prior: float = 20.0):
+        if prior < 0:
+            raise ValueError(f"prior must be at least 0, got {prior}")
+        self.prior = prior
+        self.rates: dict[int, float] = {}
+        self.overall: float | None = None
+
+    def fit(self, ages, y) -> AgeRate:
+        """Learn each year's rate from training rows (``ages`` in years, ``y`` 0/1)."""
+        frame = pd.DataFrame({"age": np.floor(np.asarray(ages, dtype=float)), "y": y}).dropna()
+        if frame.empty:
+            raise ValueError("no training rows with a known age to learn rates from")
+        self.overall = float(frame["y"].mean())
+        counts = frame.groupby("age")["y"].agg(["sum", "size"])
+        shrunk = (counts["sum"] + self.prior * self.overall) / (counts["size"] + self.prior)
+        self.rates = {int(age): float(rate) for age, rate in shrunk.items()}
+        return self
+
+    def score(self, ages) -> np.ndarray:
+        """Each child's rate for their age (the overall rate for an unseen or unknown age)."""
+        if self.overall is None:
+            raise ValueError("AgeRate is not fitted: call fit(ages, y) first")
+        years = np.floor(np.asarray(ages, dtype=float))
+        return np.array(
+            [
+                self.rates.get(int(a), self.overall) if np.isfinite(a) else self.overall
+                for a in years
+            ]
+        )
 
 
 def logistic_baseline(seed: int = 0) -> Pipeline:

@@ -52,6 +52,10 @@ def model_card(
     sensitive: dict[str, str],
     settings: dict[str, Any],
     trained_at: str,
+    population: str = "every child",
+    bands: dict[str, dict[str, str]] | None = None,
+    comparisons: dict[str, dict[str, str]] | None = None,
+    headline: str = "ROC AUC",
 ) -> dict[str, Any]:
     """The model card's facts, by Mitchell et al.'s sections."""
     return {
@@ -75,17 +79,22 @@ def model_card(
             "instrumentation": sorted({f["agency"] for f in features}),
         },
         "metrics": {
+            "headline": headline,
             "chosen": [
-                "ROC AUC and average precision (ranking)",
+                "ROC AUC within each year of age, pooled by positives (the headline: a score "
+                "that knows only a child's age earns 0.5 on it)",
+                "ROC AUC over all ages and average precision (ranking)",
                 "Brier score and expected calibration error (are the probabilities right?)",
                 "precision, recall and number flagged at the team's capacity (top-k)",
             ],
             "why": "Practitioners act on a short list sized to their capacity, and read the "
             "probability in the prompt; both must be right.",
         },
-        "evaluation_data": data["test"],
+        "evaluation_data": {**data["test"], "eligible population": population},
         "training_data": data["train"],
         "quantitative_analyses": metrics,
+        "comparisons": comparisons or {},
+        "by_age_band": bands or {},
         "features": features,
         "sensitive_features": sensitive,
         "ethical_considerations": ETHICAL,
@@ -143,6 +152,29 @@ def render_markdown(card: dict[str, Any]) -> str:
     for metric in metric_names:
         rows.append([metric, *[card["quantitative_analyses"][n].get(metric, "") for n in names]])
     lines += _table(rows)
+    if card.get("comparisons"):
+        lines += [
+            "",
+            f"### Paired differences on the headline ({card['metrics']['headline']})",
+            "Each is measured on the same children with the same bootstrap replicates; "
+            "'within noise' means its 95% interval includes 0.",
+            "",
+            *_table(
+                [["comparison", "difference (95% CI)", "reading"]]
+                + [[k, v["difference"], v["reading"]] for k, v in card["comparisons"].items()]
+            ),
+        ]
+    if card.get("by_age_band"):
+        bands = card["by_age_band"]
+        columns = list(next(iter(bands.values())))
+        lines += [
+            "",
+            "### By age band (ROC AUC within the band, 95% CI)",
+            "",
+            *_table(
+                [["ages", *columns]] + [[b, *[v[c] for c in columns]] for b, v in bands.items()]
+            ),
+        ]
     lines += [
         "",
         "## Sensitive features used, and why",

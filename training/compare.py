@@ -36,12 +36,13 @@ def compare(name: str, settings: TrackingSettings, top_k_share: float = 0.02) ->
     if label_column(name) not in rows:
         raise LookupError(f"the challenger's test rows have no {label_column(name)} column")
     y = rows[label_column(name)].to_numpy().astype(int)
-    challenger_metrics = point_metrics(y, rows["score_lantern"].to_numpy(), top_k_share)
+    ages = rows["age_years"].to_numpy(dtype=float) if "age_years" in rows else None
+    challenger_metrics = point_metrics(y, rows["score_lantern"].to_numpy(), top_k_share, ages)
     champion = load_champion(name, settings)
     champion_metrics = None
     if champion is not None:
         scores = champion.model.predict_proba(as_matrix(rows, champion.model.features))
-        champion_metrics = point_metrics(y, scores, top_k_share)
+        champion_metrics = point_metrics(y, scores, top_k_share, ages)
     return Comparison(
         name=name,
         challenger_version=str(challenger.version),

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from features.build import label_column
+from features.outcomes import Outcome
 from features.registry import Registry
 from models.scoring import ScoringModel, as_matrix
 from models.tracking import TrackingSettings
@@ -231,6 +232,7 @@ def train_outcome_dask(
     registry: Registry | None = None,
     ground_truth: pd.DataFrame | None = None,
     oracle_applies: bool = True,
+    definition: Outcome | None = None,
     sample_rows: int = SAMPLE_ROWS,
 ) -> TrainResult:
     """:func:`training.pipeline.train_outcome` with the booster fitted on the cluster.
@@ -245,6 +247,7 @@ def train_outcome_dask(
         registry=registry,
         ground_truth=ground_truth,
         oracle_applies=oracle_applies,
+        definition=definition,
         fit=partial(_fit_on_cluster, client=client, sample_rows=sample_rows),
     )
 

@@ -1,4 +1,4 @@
-"""Honest evaluation: discrimination, calibration and the top of the list, with intervals.
+"""Honest evaluation: discrimination, calibration and the top of the list, and the bootstrap.
 
 Every metric is computed by one weighted engine. A bootstrap replicate is the test set with
 each row repeated as often as it was drawn, so a replicate is a row of integer weights over the
@@ -8,27 +8,26 @@ estimate is the same engine with every weight 1.
 A replicate is taken to list its rows in the original row order. That order only matters for
 breaking ties at the top-k cut, and it makes them break the same way as in the point estimate:
 among equal scores, the row that comes first in the data is flagged first.
+
+:mod:`training.intervals` turns replicates into intervals and paired differences;
+:mod:`training.reliability` draws the reliability table and plot.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
-import pandas as pd
 
-from fairness.stats import cumsum0, percentile_interval, ratio, wilson_interval
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from fairness.stats import cumsum0, ratio
+from features.populations import age_strata
 
 Strategy = Literal["quantile", "uniform"]
 
 METRICS = (
+    "auc_within_age",
     "auc",
     "average_precision",
     "brier",
@@ -40,7 +39,8 @@ METRICS = (
     "positives",
     "base_rate",
 )
-"""The keys of :func:`point_metrics`, in the order they are reported."""
+"""The keys of :func:`point_metrics`, in the order they are reported. ``auc_within_age`` is
+the headline (:func:`features.populations.within_age_auc`): NaN when no ages are given."""
 
 COUNTS = frozenset({"n_flagged", "n", "positives"})
 """Metrics that count rows, formatted as whole numbers."""
@@ -48,13 +48,10 @@ COUNTS = frozenset({"n_flagged", "n", "positives"})
 _CHUNK_CELLS = 1_000_000
 """Replicates are processed in chunks of about this many (replicate, row) cells."""
 
-_MLFLOW_NAME = re.compile(r"^[\w./ -]*$")
-
-
 # --------------------------------------------------------------------------- inputs
 
 
-def _as_arrays(y, p) -> tuple[np.ndarray, np.ndarray]:
+def as_arrays(y, p) -> tuple[np.ndarray, np.ndarray]:
     """Check and convert labels (0/1) and scores (finite) to float arrays of one length."""
     y = np.asarray(y, dtype=float).ravel()
     p = np.asarray(p, dtype=float).ravel()
@@ -97,14 +94,28 @@ class _Ranked:
     p: np.ndarray
     order: np.ndarray
     starts: np.ndarray  # the first position of each distinct score
+    strata: tuple[tuple[np.ndarray, np.ndarray], ...] = ()  # (positions, starts) per stratum
 
     @classmethod
-    def of(cls, y: np.ndarray, p: np.ndarray) -> _Ranked:
-        """Sort with a stable sort, so equal scores stay in row order."""
+    def of(cls, y: np.ndarray, p: np.ndarray, strata: np.ndarray | None = None) -> _Ranked:
+        """Sort with a stable sort, so equal scores stay in row order; ``strata`` (a code per
+        row, -1 for none) gives each stratum's ranked positions and distinct scores."""
         order = np.argsort(-p, kind="stable")
         ps = p[order]
-        starts = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]])
-        return cls(y=y[order], p=ps, order=order, starts=starts)
+        ranked = ()
+        if strata is not None:
+            codes = np.asarray(strata)[order]
+            ranked = tuple(
+                (positions, _distinct_starts(ps[positions]))
+                for code in np.unique(codes[codes >= 0])
+                for positions in [np.flatnonzero(codes == code)]
+            )
+        return cls(y=y[order], p=ps, order=order, starts=_distinct_starts(ps), strata=ranked)
+
+
+def _distinct_starts(descending: np.ndarray) -> np.ndarray:
+    """The first position of each distinct value of a sorted array."""
+    return np.flatnonzero(np.r_[True, descending[1:] != descending[:-1]])
 
 
 def _auc(gpos: np.ndarray, gneg: np.ndarray) -> np.ndarray:
@@ -116,6 +127,27 @@ def _auc(gpos: np.ndarray, gneg: np.ndarray) -> np.ndarray:
     below = negatives - np.cumsum(gneg, axis=1)
     wins = (gpos * (below + 0.5 * gneg)).sum(axis=1)
     return ratio(wins, gpos.sum(axis=1) * negatives[:, 0])
+
+
+def _auc_within(r: _Ranked, w: np.ndarray) -> np.ndarray:
+    """AUC within each stratum, pooled with each stratum's positive weight (NaN: no strata).
+
+    A stratum without positives or negatives in a replicate adds nothing to it.
+    """
+    if not r.strata:
+        return np.full(w.shape[0], np.nan)
+    wins = np.zeros(w.shape[0])
+    positives = np.zeros(w.shape[0])
+    for positions, starts in r.strata:
+        ws = w[:, positions]
+        pos = ws * r.y[positions]
+        gpos = np.add.reduceat(pos, starts, axis=1)
+        auc = _auc(gpos, np.add.reduceat(ws - pos, starts, axis=1))
+        ranked = np.isfinite(auc)
+        weight = np.where(ranked, gpos.sum(axis=1), 0.0)
+        wins += np.where(ranked, auc, 0.0) * weight
+        positives += weight
+    return ratio(wins, positives)
 
 
 def _average_precision(gpos: np.ndarray, gneg: np.ndarray) -> np.ndarray:
@@ -211,6 +243,7 @@ def _weighted(
     nan = np.full(w.shape[0], np.nan)
     top = _top_k(r, w, cw, share)
     return {
+        "auc_within_age": _auc_within(r, w),
         "auc": _auc(gpos, gneg),
         "average_precision": _average_precision(gpos, gneg),
         "brier": (w @ (r.p - r.y) ** 2) / n if calibrated else nan,
@@ -225,10 +258,19 @@ def _weighted(
     }
 
 
-def _unit(y, p) -> tuple[_Ranked, np.ndarray]:
+def _unit(y, p, ages=None) -> tuple[_Ranked, np.ndarray]:
     """The ranked rows and a single replicate of unit weights."""
-    y, p = _as_arrays(y, p)
-    return _Ranked.of(y, p), np.ones((1, y.size))
+    y, p = as_arrays(y, p)
+    return _ranked(y, p, ages), np.ones((1, y.size))
+
+
+def _ranked(y: np.ndarray, p: np.ndarray, ages) -> _Ranked:
+    if ages is None:
+        return _Ranked.of(y, p)
+    strata = age_strata(np.asarray(ages, dtype=float).ravel())
+    if strata.size != y.size:
+        raise ValueError(f"ages has {strata.size} rows but y has {y.size}")
+    return _Ranked.of(y, p, strata)
 
 
 # --------------------------------------------------------------------------- point metrics
@@ -249,7 +291,7 @@ def fast_auc(y, p) -> float:
     float
         The AUC, equal to ``sklearn.metrics.roc_auc_score``; NaN when only one class occurs.
     """
-    y, p = _as_arrays(y, p)
+    y, p = as_arrays(y, p)
     values, inverse, counts = np.unique(p, return_inverse=True, return_counts=True)
     midrank = np.cumsum(counts) - (counts - 1) / 2.0
     positives = y.sum()
@@ -323,7 +365,7 @@ def top_k(y, p, share: float = 0.02) -> dict[str, float]:
     }
 
 
-def point_metrics(y, p, top_k_share: float = 0.02) -> dict[str, float]:
+def point_metrics(y, p, top_k_share: float = 0.02, ages=None) -> dict[str, float]:
     """Discrimination, calibration and top-of-list metrics of one set of scores.
 
     Parameters
@@ -335,6 +377,8 @@ def point_metrics(y, p, top_k_share: float = 0.02) -> dict[str, float]:
         (a checklist count ranks children but is not a probability).
     top_k_share : float, default 0.02
         Share of rows flagged for ``precision_at_k``, ``recall_at_k`` and ``n_flagged``.
+    ages : array-like of float, optional
+        Age in years of each row, for ``auc_within_age`` (NaN without).
 
     Returns
     -------
@@ -342,7 +386,7 @@ def point_metrics(y, p, top_k_share: float = 0.02) -> dict[str, float]:
         The keys of :data:`METRICS`. AUC and average precision are NaN when only one class
         occurs; ``ece`` uses 10 quantile bins.
     """
-    r, w = _unit(y, p)
+    r, w = _unit(y, p, ages)
     values = _weighted(r, w, share=top_k_share)
     return {key: float(values[key][0]) for key in METRICS}
 
@@ -396,7 +440,7 @@ def replicate_weights(draws: np.ndarray, cluster_of_row: np.ndarray | None) -> n
 
 
 def bootstrap_replicates(
-    y, p, *, top_k_share: float = 0.02, n_boot: int = 200, seed: int = 0, groups=None
+    y, p, *, top_k_share: float = 0.02, n_boot: int = 200, seed: int = 0, groups=None, ages=None
 ) -> dict[str, np.ndarray]:
     """Every metric of every bootstrap replicate.
 
@@ -408,8 +452,8 @@ def bootstrap_replicates(
     dict of str to ndarray
         For each key of :data:`METRICS` (and ``threshold``), an array of ``n_boot`` values.
     """
-    y, p = _as_arrays(y, p)
-    r = _Ranked.of(y, p)
+    y, p = as_arrays(y, p)
+    r = _ranked(y, p, ages)
     draws, cluster_of_row = bootstrap_weights(y.size, n_boot, seed, groups)
     step = max(1, _CHUNK_CELLS // y.size)
     parts = [
@@ -421,183 +465,3 @@ def bootstrap_replicates(
     if not parts:
         return {key: np.empty(0) for key in (*METRICS, "threshold")}
     return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
-
-
-@dataclass(frozen=True)
-class MetricSummary:
-    """Point estimates with bootstrap intervals.
-
-    Attributes
-    ----------
-    point : dict of str to float
-        :func:`point_metrics` of the full data.
-    low, high : dict of str to float
-        Interval bounds for each metric (NaN when no replicate defines it).
-    n_boot : int
-        Number of bootstrap replicates behind the intervals.
-    """
-
-    point: dict[str, float]
-    low: dict[str, float]
-    high: dict[str, float]
-    n_boot: int
-
-    def as_flat(self, prefix: str = "") -> dict[str, float]:
-        """``{"auc": .., "auc_low": .., "auc_high": .., ...}``, keys valid MLflow metric names."""
-        if not _MLFLOW_NAME.match(prefix):
-            raise ValueError(f"prefix {prefix!r} is not valid in an MLflow metric name")
-        flat = {}
-        for key, value in self.point.items():
-            flat[f"{prefix}{key}"] = value
-            flat[f"{prefix}{key}_low"] = self.low[key]
-            flat[f"{prefix}{key}_high"] = self.high[key]
-        return flat
-
-    def format(self, name: str, digits: int = 3) -> str:
-        """The metric with its interval, e.g. ``"0.812 (0.790-0.833)"``; counts as integers."""
-        places = 0 if name in COUNTS else digits
-
-        def fmt(value: float) -> str:
-            return "n/a" if math.isnan(value) else f"{value:.{places}f}"
-
-        return f"{fmt(self.point[name])} ({fmt(self.low[name])}-{fmt(self.high[name])})"
-
-
-def evaluate(
-    y,
-    p,
-    *,
-    top_k_share: float = 0.02,
-    n_boot: int = 200,
-    seed: int = 0,
-    groups=None,
-    level: float = 0.95,
-) -> MetricSummary:
-    """Point metrics with percentile bootstrap intervals.
-
-    Parameters
-    ----------
-    y : array-like of {0, 1}
-        Outcomes.
-    p : array-like of float
-        Scores (see :func:`point_metrics` on calibration metrics).
-    top_k_share : float, default 0.02
-        Share of rows flagged for the top-k metrics.
-    n_boot : int, default 200
-        Bootstrap replicates; 0 gives NaN intervals.
-    seed : int, default 0
-        Seed of the replicate draws; the same seed gives the same intervals.
-    groups : array-like, optional
-        A cluster id per row (e.g. the child's id when a child has several rows). Whole
-        clusters are resampled, so rows of one child that move together are not treated as
-        independent evidence; without it rows are resampled.
-    level : float, default 0.95
-        Coverage of the interval: the ``(1 - level) / 2`` and ``(1 + level) / 2`` percentiles.
-
-    Returns
-    -------
-    MetricSummary
-        Interval percentiles skip replicates where a metric is undefined (e.g. AUC of a
-        replicate without positives). ECE is biased upwards in small samples and more so in
-        resamples, so its interval can sit above the point estimate.
-    """
-    point = point_metrics(y, p, top_k_share)
-    reps = bootstrap_replicates(
-        y, p, top_k_share=top_k_share, n_boot=n_boot, seed=seed, groups=groups
-    )
-    low, high = {}, {}
-    for key in METRICS:
-        low[key], high[key] = (float(b) for b in percentile_interval(reps[key], level))
-    return MetricSummary(point=point, low=low, high=high, n_boot=n_boot)
-
-
-# --------------------------------------------------------------------------- reliability
-
-
-def reliability_table(y, p, bins: int = 10, strategy: Strategy = "quantile") -> pd.DataFrame:
-    """Mean prediction against observed rate per bin, with a Wilson 95% interval.
-
-    Bins are those of :func:`expected_calibration_error`; empty bins are left out, so
-    ``sum(n / n.sum() * |observed_rate - mean_predicted|)`` is the ECE.
-
-    Parameters
-    ----------
-    y : array-like of {0, 1}
-        Outcomes.
-    p : array-like of float
-        Predicted probabilities.
-    bins : int, default 10
-        Number of bins.
-    strategy : {"quantile", "uniform"}, default "quantile"
-        Equal-count or equal-width bins.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``bin``, ``n``, ``mean_predicted``, ``observed_rate``, ``observed_low``,
-        ``observed_high``; one row per non-empty bin, lowest scores first.
-    """
-    y, p = _as_arrays(y, p)
-    if strategy == "quantile":
-        edges = np.quantile(p, np.linspace(0.0, 1.0, bins + 1))
-    elif strategy == "uniform":
-        edges = np.linspace(0.0, 1.0, bins + 1)
-    else:
-        raise ValueError(f"strategy must be 'quantile' or 'uniform', got {strategy!r}")
-    which = np.searchsorted(edges[1:-1], p, side="right")
-    frame = pd.DataFrame({"bin": which, "y": y, "p": p})
-    table = frame.groupby("bin").agg(
-        n=("y", "size"), events=("y", "sum"), mean_predicted=("p", "mean")
-    )
-    table["observed_rate"] = table["events"] / table["n"]
-    table["observed_low"], table["observed_high"] = wilson_interval(table["events"], table["n"])
-    return table.drop(columns="events").reset_index()
-
-
-def reliability_plot(tables: Mapping[str, pd.DataFrame], title: str) -> Figure:
-    """Reliability diagram of several models, with the diagonal of perfect calibration.
-
-    Parameters
-    ----------
-    tables : mapping of str to DataFrame
-        :func:`reliability_table` of each model, by the name shown in the legend.
-    title : str
-        The figure's title.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        A figure on the non-interactive Agg canvas (no pyplot, no global backend change);
-        save it with ``fig.savefig``.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6, 6))
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    top = max(
-        [0.0] + [max(t["mean_predicted"].max(), t["observed_high"].max()) for t in tables.values()]
-    )
-    limit = min(1.0, top * 1.05) if top > 0 else 1.0
-    ax.plot([0, limit], [0, limit], linestyle="--", color="grey", label="perfectly calibrated")
-    for name, table in tables.items():
-        err = [
-            table["observed_rate"] - table["observed_low"],
-            table["observed_high"] - table["observed_rate"],
-        ]
-        ax.errorbar(
-            table["mean_predicted"],
-            table["observed_rate"],
-            yerr=err,
-            marker="o",
-            capsize=3,
-            label=name,
-        )
-    ax.set_xlim(0, limit)
-    ax.set_ylim(0, limit)
-    ax.set_xlabel("mean predicted probability")
-    ax.set_ylabel("observed rate (95% Wilson interval)")
-    ax.set_title(title)
-    ax.legend(loc="upper left")
-    return fig

@@ -28,12 +28,13 @@ from models.tracking import (
     failure_safe_run,
     register_challenger,
 )
-from training.baselines import default_rule, logistic_baseline
 from training.card import model_card, render_markdown
 from training.config import TrainingSettings
-from training.metrics import MetricSummary, evaluate, reliability_plot, reliability_table
+from training.evaluation import BASELINE_NAMES, Evaluation, evaluate_all
+from training.intervals import MetricSummary
 from training.model import fit_booster, fit_platt
 from training.pseudonyms import new_run_key, pseudonymised
+from training.reliability import reliability_plot, reliability_table
 from training.split import TemporalSplit, temporal_split
 
 PIP_REQUIREMENTS = [
@@ -43,17 +44,6 @@ PIP_REQUIREMENTS = [
     "scikit-learn==1.9.1",
     "mlflow==3.17.2",
 ]
-
-
-@dataclass
-class Evaluation:
-    """Scores and metrics of the model, its baselines and (synthetic data) the oracle."""
-
-    scores: dict[str, np.ndarray]
-    metrics: dict[str, MetricSummary]
-    y: np.ndarray
-    true_label: np.ndarray | None = None
-    label_rows: pd.DataFrame | None = None
 
 
 @dataclass
@@ -69,20 +59,42 @@ class TrainResult:
     notes: list[str] = field(default_factory=list)
 
     def summary_row(self) -> dict[str, str]:
-        """One line of the quickstart's summary table."""
-        m = self.evaluation.metrics
-        return {
+        """One line of the quickstart's summary table: the headline with its interval, the
+        plain AUC and calibration (the comparisons are :meth:`comparison_rows`)."""
+        e = self.evaluation
+        lantern = e.metrics["lantern"]
+        row = {
             "model": self.outcome,
             "version": self.version or "-",
-            "test AUC (95% CI)": m["lantern"].format("auc"),
-            "AP": f"{m['lantern'].point['average_precision']:.3f}",
-            "Brier": f"{m['lantern'].point['brier']:.4f}",
-            "ECE": f"{m['lantern'].point['ece']:.4f}",
-            "precision@2%": f"{m['lantern'].point['precision_at_k']:.3f}",
-            "rule AUC": f"{m['indicator_count'].point['auc']:.3f}",
-            "logistic AUC": f"{m['logistic'].point['auc']:.3f}",
-            "oracle AUC": f"{m['oracle'].point['auc']:.3f}" if "oracle" in m else "-",
+            HEADLINE_LABEL[e.headline]: lantern.format(e.headline),
         }
+        if e.headline != "auc":
+            row["AUC, all ages"] = f"{lantern.point['auc']:.3f}"
+        return row | {
+            "ECE": f"{lantern.point['ece']:.4f}",
+            "precision@2%": f"{lantern.point['precision_at_k']:.3f}",
+            "oracle AUC": f"{e.metrics['oracle'].point[e.headline]:.3f}"
+            if "oracle" in e.metrics
+            else "-",
+        }
+
+    def comparison_rows(self) -> list[dict[str, str]]:
+        """Lantern against each baseline (and the oracle against Lantern) on the headline:
+        the paired difference, its interval and what it reads as."""
+        return [
+            {
+                "model": self.outcome,
+                "comparison": (
+                    "oracle − Lantern" if name == "oracle" else f"Lantern − {BASELINE_NAMES[name]}"
+                ),
+                "difference (95% CI)": d.format(),
+                "reading": d.reading,
+            }
+            for name, d in self.evaluation.comparisons.items()
+        ]
+
+
+HEADLINE_LABEL = {"auc_within_age": "AUC within age (95% CI)", "auc": "test AUC (95% CI)"}
 
 
 def fit_model(
@@ -110,79 +122,6 @@ def _y(table: pd.DataFrame, rows: np.ndarray, label: str) -> np.ndarray:
     return table[label].to_numpy()[rows].astype(int)
 
 
-def ground_truth_for(
-    test: pd.DataFrame, ground_truth: pd.DataFrame | None, outcome: str, test_date: pd.Timestamp
-) -> pd.DataFrame | None:
-    """The generator's exact probability of the recorded outcome (``oracle``) and the true
-    outcome (``true_label``) for each test row, where the ground truth covers them all."""
-    columns = {f"p_recorded_{outcome}": "oracle", f"y_true_{outcome}": "true_label"}
-    if ground_truth is None or not set(columns) <= set(ground_truth):
-        return None
-    at = ground_truth[ground_truth["anchor_date"] == test_date].set_index("child_id")
-    found = at[list(columns)].rename(columns=columns).reindex(test["child_id"])
-    return None if found.isna().any().any() else found.reset_index(drop=True)
-
-
-def labelled_truth(
-    table: pd.DataFrame, ground_truth: pd.DataFrame | None, outcome: str
-) -> pd.DataFrame | None:
-    """Every labelled row of ``table`` the ground truth covers, with its true outcome.
-
-    The rows, at every snapshot date that is one of the generator's anchor dates, carry the
-    keys, the audit columns, the recorded label and ``true_label``; None without ground truth.
-    """
-    column = f"y_true_{outcome}"
-    if ground_truth is None or column not in ground_truth:
-        return None
-    label = label_column(outcome)
-    rows = table.loc[table[label].notna(), ["child_id", "snapshot_date", *AUDIT_COLUMNS, label]]
-    truth = ground_truth[["child_id", "anchor_date", column]].rename(
-        columns={"anchor_date": "snapshot_date", column: "true_label"}
-    )
-    found = rows.merge(truth, on=["child_id", "snapshot_date"], how="inner")
-    found["true_label"] = found["true_label"].astype(int)
-    return found if len(found) else None
-
-
-def evaluate_all(
-    table: pd.DataFrame,
-    split: TemporalSplit,
-    model: ScoringModel,
-    outcome: str,
-    settings: TrainingSettings,
-    ground_truth: pd.DataFrame | None,
-) -> Evaluation:
-    """Score the test rows with the model, both baselines and the oracle; measure each."""
-    label = label_column(outcome)
-    test = table.iloc[split.test]
-    X_test = as_matrix(test, model.features)
-    y = _y(table, split.test, label)
-    logistic = logistic_baseline(seed=settings.seed)
-    logistic.fit(table.iloc[split.train][model.features], _y(table, split.train, label))
-    scores = {
-        "lantern": model.predict_proba(X_test),
-        "indicator_count": default_rule(outcome).score(test),
-        "logistic": logistic.predict_proba(test[model.features])[:, 1],
-    }
-    truth = ground_truth_for(test, ground_truth, outcome, split.test_date)
-    if truth is not None:
-        scores["oracle"] = truth["oracle"].to_numpy()
-    metrics = {
-        name: evaluate(
-            y, s, top_k_share=settings.top_k_share, n_boot=settings.bootstrap, seed=settings.seed
-        )
-        for name, s in scores.items()
-    }
-    true_label = None if truth is None else truth["true_label"].to_numpy().astype(int)
-    return Evaluation(
-        scores=scores,
-        metrics=metrics,
-        y=y,
-        true_label=true_label,
-        label_rows=None if truth is None else labelled_truth(table, ground_truth, outcome),
-    )
-
-
 def train_outcome(
     table: pd.DataFrame,
     outcome: str,
@@ -191,13 +130,15 @@ def train_outcome(
     registry: Registry | None = None,
     ground_truth: pd.DataFrame | None = None,
     oracle_applies: bool = True,
+    definition: Outcome | None = None,
     fit: Callable[..., ScoringModel] | None = None,
 ) -> TrainResult:
     """Split, fit, calibrate and evaluate one outcome's model (no MLflow).
 
-    ``fit(table, split, features, outcome, settings)`` fits the calibrated model; default
-    :func:`fit_model` on this machine (:mod:`training.distributed` passes one that fits on a
-    Dask cluster).
+    ``definition`` is the outcome's (default: the package's, if it defines ``outcome``); its
+    eligible population is where the model is measured. ``fit(table, split, features,
+    outcome, settings)`` fits the calibrated model; default :func:`fit_model` on this machine
+    (:mod:`training.distributed` passes one that fits on a Dask cluster).
     """
     registry = default_registry() if registry is None else registry
     features = settings.features.select(registry)
@@ -205,8 +146,16 @@ def train_outcome(
         table, label_column(outcome), test_child_share=settings.test_child_share, seed=settings.seed
     )
     model = (fit or fit_model)(table, split, features, outcome, settings)
+    if definition is None:
+        definition = load_outcomes().root.get(outcome)
     evaluation = evaluate_all(
-        table, split, model, outcome, settings, ground_truth if oracle_applies else None
+        table,
+        split,
+        model,
+        outcome,
+        settings,
+        ground_truth if oracle_applies else None,
+        definition,
     )
     return TrainResult(outcome=outcome, model=model, split=split, evaluation=evaluation)
 
@@ -260,6 +209,20 @@ def log_metric_summaries(metrics: dict[str, MetricSummary]) -> None:
         mlflow.log_metrics(
             {f"{prefix}{k}": v for k, v in summary.as_flat().items() if np.isfinite(v)}
         )
+
+
+def log_comparisons(evaluation: Evaluation) -> None:
+    """Log each paired difference on the headline (``vs.logistic.auc_within_age`` = Lantern
+    minus logistic; ``vs.oracle.`` = oracle minus Lantern) and each band's Lantern metrics."""
+    import mlflow
+
+    metrics = {}
+    for name, d in evaluation.comparisons.items():
+        for part, value in (("", d.point), ("_low", d.low), ("_high", d.high)):
+            metrics[f"vs.{name}.{d.metric}{part}"] = value
+    for band, summaries in evaluation.bands.items():
+        metrics |= summaries["lantern"].as_flat(f"band.{band}.")
+    mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
 
 
 def log_scoring_model(model: ScoringModel, folder: Path, example: pd.DataFrame | None = None):
@@ -316,6 +279,7 @@ def log_and_register(
             }
         )
         log_metric_summaries(result.evaluation.metrics)
+        log_comparisons(result.evaluation)
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             _write_artifacts(folder, table, result, summary, settings, trained_at)
@@ -331,6 +295,10 @@ def log_and_register(
                 tags={
                     "lantern.test_date": f"{result.split.test_date:%Y-%m-%d}",
                     "lantern.auc": f"{result.evaluation.metrics['lantern'].point['auc']:.4f}",
+                    "lantern.headline": (
+                        f"{result.evaluation.headline} "
+                        f"{result.evaluation.metrics['lantern'].point[result.evaluation.headline]:.4f}"
+                    ),
                 },
                 settings=tracking,
             )
@@ -341,7 +309,7 @@ def log_and_register(
 def scored_test_rows(table: pd.DataFrame, result: TrainResult) -> pd.DataFrame:
     """The test rows as logged: keys, audit columns, label, every feature, each score
     (``score_lantern``, ``score_indicator_count``, ...) and, on synthetic data, ``true_label``."""
-    test = table.iloc[result.split.test]
+    test = table.iloc[result.evaluation.rows]
     keep = ["child_id", "snapshot_date", *AUDIT_COLUMNS, label_column(result.outcome)]
     # Every feature column, not only this model's: a champion that uses features this model
     # does not is scored on exactly these rows (training.compare).
@@ -392,17 +360,29 @@ def _write_artifacts(
         outcome=summary["definition"],
         data={"train": summary["train"], "test": summary["test"]},
         metrics={
-            name: {
-                "ROC AUC": m.format("auc"),
-                "average precision": m.format("average_precision"),
-                "Brier": m.format("brier"),
-                "ECE": m.format("ece"),
-                f"precision at top {settings.top_k_share:.0%}": m.format("precision_at_k"),
-                f"recall at top {settings.top_k_share:.0%}": m.format("recall_at_k"),
-                "children flagged": f"{m.point['n_flagged']:.0f}",
-            }
+            name: card_metrics(m, settings.top_k_share)
             for name, m in result.evaluation.metrics.items()
         },
+        population=result.evaluation.population,
+        bands={
+            band: {
+                "children": f"{summaries['lantern'].point['n']:.0f}",
+                "with the outcome": f"{summaries['lantern'].point['positives']:.0f}",
+                **{
+                    BASELINE_NAMES.get(name, name): summary.format("auc")
+                    for name, summary in summaries.items()
+                },
+            }
+            for band, summaries in result.evaluation.bands.items()
+        },
+        comparisons={
+            ("oracle − Lantern" if name == "oracle" else f"Lantern − {BASELINE_NAMES[name]}"): {
+                "difference": d.format(),
+                "reading": d.reading,
+            }
+            for name, d in result.evaluation.comparisons.items()
+        },
+        headline=HEADLINE_LABEL[result.evaluation.headline].removesuffix(" (95% CI)"),
         features=summary["features"],
         sensitive={
             n: j for n, j in settings.features.sensitive.items() if n in result.model.features
@@ -412,6 +392,20 @@ def _write_artifacts(
     )
     (run / "model_card" / "model_card.json").write_text(json.dumps(card, indent=2, default=str))
     (run / "model_card" / "model_card.md").write_text(render_markdown(card))
+
+
+def card_metrics(m: MetricSummary, top_k_share: float) -> dict[str, str]:
+    """One score's metrics as the model card prints them."""
+    return {
+        "ROC AUC within each year of age (headline)": m.format("auc_within_age"),
+        "ROC AUC, all ages": m.format("auc"),
+        "average precision": m.format("average_precision"),
+        "Brier": m.format("brier"),
+        "ECE": m.format("ece"),
+        f"precision at top {top_k_share:.0%}": m.format("precision_at_k"),
+        f"recall at top {top_k_share:.0%}": m.format("recall_at_k"),
+        "children flagged": f"{m.point['n_flagged']:.0f}",
+    }
 
 
 def shap_plots(model: ScoringModel, test: pd.DataFrame, folder: Path, *, seed: int, n: int = 2000):
@@ -454,7 +448,12 @@ def train_and_register(
     for outcome in outcomes:
         same_as_generator = outcome in default.root and definitions[outcome] == default[outcome]
         result = train(
-            table, outcome, settings, ground_truth=ground_truth, oracle_applies=same_as_generator
+            table,
+            outcome,
+            settings,
+            ground_truth=ground_truth,
+            oracle_applies=same_as_generator,
+            definition=definitions[outcome],
         )
         if ground_truth is not None and not same_as_generator:
             result.notes.append("no oracle: the outcome definition differs from the generator's")

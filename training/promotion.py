@@ -94,7 +94,7 @@ def _metric(metrics: dict[str, float], key: str, whose: str) -> float:
     return float(metrics[key])
 
 
-def _auc_gate(challenger: float, champion: float, tolerance: float) -> Gate:
+def _auc_gate(challenger: float, champion: float, tolerance: float, what: str) -> Gate:
     drop = champion - challenger
     passed = not math.isnan(drop) and drop <= tolerance + _EPS
     if passed and drop <= 0:
@@ -102,7 +102,7 @@ def _auc_gate(challenger: float, champion: float, tolerance: float) -> Gate:
     else:
         verdict = "within" if passed else "more than"
         change = f"{drop:.3f} below it, {verdict} the {tolerance:.3f} allowed"
-    return Gate("auc", passed, f"AUC {challenger:.3f} vs champion {champion:.3f}: {change}")
+    return Gate("auc", passed, f"{what} {challenger:.3f} vs champion {champion:.3f}: {change}")
 
 
 def _ece_gate(challenger: float, champion: float, tolerance: float) -> Gate:
@@ -130,8 +130,10 @@ def performance_gates(
     Parameters
     ----------
     challenger, champion : dict of str to float
-        Metrics with keys ``auc`` and ``ece``, both computed on the same latest data.
-        ``champion`` is None when there is no champion yet.
+        Metrics with keys ``auc`` and ``ece``, both computed on the same latest data, and
+        ``auc_within_age`` where the rows have ages: the AUC gate then compares that
+        headline, which age alone cannot earn. ``champion`` is None when there is no
+        champion yet.
     policy : PromotionPolicy
         The tolerances.
 
@@ -140,15 +142,19 @@ def performance_gates(
     list of Gate
         The ``auc`` and ``ece`` gates; both pass when there is no champion.
     """
-    auc = _metric(challenger, "auc", "challenger")
+    compared = [challenger] if champion is None else [challenger, champion]
+    within = [m.get("auc_within_age", math.nan) for m in compared]
+    key = "auc_within_age" if all(math.isfinite(v) for v in within) else "auc"
+    what = "AUC within age" if key == "auc_within_age" else "AUC"
+    auc = _metric(challenger, key, "challenger")
     ece = _metric(challenger, "ece", "challenger")
     if champion is None:
         return [
-            Gate("auc", True, f"no champion yet (challenger AUC {auc:.3f})"),
+            Gate("auc", True, f"no champion yet (challenger {what} {auc:.3f})"),
             Gate("ece", True, f"no champion yet (challenger ECE {ece:.3f})"),
         ]
     return [
-        _auc_gate(auc, _metric(champion, "auc", "champion"), policy.auc_tolerance),
+        _auc_gate(auc, _metric(champion, key, "champion"), policy.auc_tolerance, what),
         _ece_gate(ece, _metric(champion, "ece", "champion"), policy.ece_tolerance),
     ]
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from models.scoring import ScoringModel
 from models.tracking import TrackingSettings
 from training.config import TrainingSettings
-from training.metrics import MetricSummary, evaluate
+from training.intervals import MetricSummary, evaluate, paired_difference
 from training.model import fit_booster, fit_platt
 
 
@@ -150,6 +150,22 @@ class TabularResult:
             row["reference AUC"] = f"{self.metrics['reference'].point['auc']:.3f}"
             row["reference accuracy"] = f"{self.accuracy['reference']:.3f}"
         return row
+
+    def comparison_rows(self) -> list[dict[str, str]]:
+        """Lantern minus each other score's AUC, paired on the same test rows."""
+        rows = []
+        for name in ("logistic", "reference"):
+            if name in self.metrics:
+                d = paired_difference(self.metrics["lantern"], self.metrics[name], "auc")
+                rows.append(
+                    {
+                        "model": self.config.name,
+                        "comparison": f"Lantern − {name}",
+                        "difference (95% CI)": d.format(),
+                        "reading": d.reading,
+                    }
+                )
+        return rows
 
 
 def fit_tabular(config: TabularConfig, settings: TrainingSettings) -> TabularResult:

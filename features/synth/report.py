@@ -13,9 +13,9 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from features.pointintime import DATE_COLUMN, cohort_on, index_records
+from features.populations import within_age_auc
 from features.synth.config import Figure
 from features.synth.generate import Partnership
 
@@ -62,6 +62,13 @@ class Year:
         """The share of ``among`` (default: the cohort) whose id is in ``ids``."""
         among = self.ids if among is None else among
         return float(np.isin(among, ids).mean()) if len(among) else float("nan")
+
+    @cached_property
+    def age(self) -> pd.Series:
+        """Age in whole years on the anchor date, as the feature table's ``age_years``."""
+        birth = pd.DatetimeIndex(self.children["birth_month"])
+        age = (self.start.year - birth.year) - (self.start.month < birth.month)
+        return pd.Series(np.asarray(age), index=self.ids)
 
     @cached_property
     def academic_age(self) -> pd.Series:
@@ -359,11 +366,14 @@ def high_exploitation_risk_known(y: Year) -> float:
 
 # ---------------------------------------------------------------------------- difficulty
 def _oracle_auc(y: Year, outcome: str) -> float:
-    truth = y.anchor_truth()
-    labels = truth[f"y_recorded_{outcome}"].to_numpy()
-    if labels.min() == labels.max():
-        return float("nan")
-    return float(roc_auc_score(labels, truth[f"p_recorded_{outcome}"]))
+    """The oracle's AUC measured as training's headline: within each year of age, pooled by
+    positives (:func:`features.populations.within_age_auc`), so age alone earns nothing."""
+    truth = y.anchor_truth().set_index("child_id").loc[y.ids]
+    return within_age_auc(
+        truth[f"y_recorded_{outcome}"].to_numpy(),
+        truth[f"p_recorded_{outcome}"].to_numpy(),
+        y.age.loc[y.ids].to_numpy(),
+    )
 
 
 def oracle_auc_serious_violence(y: Year) -> float:
@@ -371,19 +381,7 @@ def oracle_auc_serious_violence(y: Year) -> float:
 
 
 def oracle_auc_exclusion_neet(y: Year) -> float:
-    """Within the groups at risk: pupils (exclusion) and 16-17 year olds (NEET), weighted by
-    positives. Across all 10-17 year olds, age alone separates this outcome (AUC about 0.86),
-    which says nothing about how hard the problem is."""
-    truth = y.anchor_truth().set_index("child_id").loc[y.ids]
-    older = y.academic_age.loc[y.ids].between(16, 17).to_numpy()
-    labels = truth["y_recorded_exclusion_neet"].to_numpy()
-    scores = truth["p_recorded_exclusion_neet"].to_numpy()
-    aucs, weights = [], []
-    for group in (older, ~older):
-        if 0 < labels[group].sum() < group.sum():
-            aucs.append(roc_auc_score(labels[group], scores[group]))
-            weights.append(labels[group].sum())
-    return float(np.average(aucs, weights=weights)) if aucs else float("nan")
+    return _oracle_auc(y, "exclusion_neet")
 
 
 def violence_without_prior_record(y: Year) -> float:

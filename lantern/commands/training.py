@@ -87,7 +87,7 @@ def train(
         from training.tabular import load_tabular_config, train_tabular
 
         result = train_tabular(load_tabular_config(tabular), settings, tracking)
-        _print_summary([result.summary_row()], time.perf_counter() - started)
+        _print_summary([result], time.perf_counter() - started)
         return
     if data is None and features is None:
         console.print("[red]give a partnership folder, --features FILE, or --tabular CONFIG[/]")
@@ -124,7 +124,7 @@ def train(
     except (SplitError, ConnectionError) as err:
         console.print(f"[red]{err}[/]")
         raise typer.Exit(code=1) from None
-    _print_summary([r.summary_row() for r in results], time.perf_counter() - started)
+    _print_summary(results, time.perf_counter() - started)
     for r in results:
         for note in r.notes:
             console.print(f"{r.outcome}: {note}")
@@ -160,8 +160,20 @@ def _build_features(data: Path, definitions, client=None):
         return build_features(records, default_snapshot_dates(records), outcomes=definitions)
 
 
-def _print_summary(rows: list[dict[str, str]], seconds: float) -> None:
-    table = Table(title=f"Trained and registered as challenger ({seconds:.0f} s)")
+def _print_summary(results: list, seconds: float) -> None:
+    """The results' headline table, then each comparison with a baseline."""
+    _print_table(
+        f"Trained and registered as challenger ({seconds:.0f} s)",
+        [r.summary_row() for r in results],
+    )
+    comparisons = [row for r in results for row in r.comparison_rows()]
+    if comparisons:
+        headline = results[0].evaluation.headline.replace("auc_within_age", "AUC within age")
+        _print_table(f"Paired differences on the headline ({headline}), same children", comparisons)
+
+
+def _print_table(title: str, rows: list[dict[str, str]]) -> None:
+    table = Table(title=title)
     for column in rows[0]:
         table.add_column(column)
     for row in rows:

@@ -112,10 +112,15 @@ def test_alternatives_in_the_record_are_the_runs_baselines(store, name):
         for r in record["tier_2"]["description_and_rationale"]["alternatives_considered"]
     }
     for option, prefix in (
-        ("Indicator-count rule", "indicator_count."),
-        ("Logistic regression", "logistic."),
+        ("Indicator-count rule", "indicator_count"),
+        ("Age alone", "age_only"),
+        ("Logistic regression", "logistic"),
     ):
-        assert rows[option]["test AUC"].startswith(f"{metrics[prefix + 'auc']:.3f} (")
+        assert rows[option]["test AUC"].startswith(f"{metrics[prefix + '.auc']:.3f} (")
+        headline = rows[option]["AUC within each year of age"]
+        assert headline.startswith(f"{metrics[prefix + '.auc_within_age']:.3f} (")
+        difference = metrics[f"vs.{prefix}.auc_within_age"]
+        assert f"{difference:+.3f} (95% CI" in rows[option]["compared with Lantern"]
 
 
 @pytest.mark.parametrize("name", OUTCOMES)

@@ -41,6 +41,17 @@ METRICS = {
     "logistic.auc": 0.83,
     "logistic.precision_at_k": 0.3,
     "oracle.auc": 0.86,
+    "auc_within_age": 0.74,
+    "auc_within_age_low": 0.70,
+    "auc_within_age_high": 0.78,
+    "indicator_count.auc_within_age": 0.66,
+    "logistic.auc_within_age": 0.73,
+    "vs.indicator_count.auc_within_age": 0.08,
+    "vs.indicator_count.auc_within_age_low": 0.05,
+    "vs.indicator_count.auc_within_age_high": 0.11,
+    "vs.logistic.auc_within_age": 0.01,
+    "vs.logistic.auc_within_age_low": -0.01,
+    "vs.logistic.auc_within_age_high": 0.03,
 }
 FAIRNESS = {
     "passed": True,
@@ -171,9 +182,15 @@ def test_alternatives_considered_come_from_the_runs_metrics(card, governance_reg
     rule = rows["Indicator-count rule"]
     assert rule["test AUC"].startswith(f"{METRICS['indicator_count.auc']:.3f} (")
     assert f"{METRICS['indicator_count.auc_low']:.3f}" in rule["test AUC"]
-    assert "is higher" in rule["compared with Lantern"]
-    assert "is not higher" in rows["Logistic regression"]["compared with Lantern"]
+    assert rule["AUC within each year of age"] == "0.660"
+    # every verdict is the paired difference on the headline, with its interval
+    assert rule["compared with Lantern"].startswith("Lantern is higher.")
+    assert "+0.080 (95% CI +0.050 to +0.110)" in rule["compared with Lantern"]
+    logistic = rows["Logistic regression"]["compared with Lantern"]
+    assert logistic.startswith("The difference is within noise")
+    assert "simpler option is a real choice" in logistic
     assert rows["Logistic regression"]["test AUC"] == f"{METRICS['logistic.auc']:.3f}"
+    assert rows["Age alone"]["compared with Lantern"].startswith("Not compared")
     assert "Oracle (synthetic data only)" in rows
 
 
@@ -183,12 +200,13 @@ def test_alternatives_not_in_the_run_are_not_made_up(card, governance_registry):
     rows = record["tier_2"]["description_and_rationale"]["alternatives_considered"]
     assert [r["option"] for r in rows] == [
         "Indicator-count rule",
+        "Age alone",
         "Logistic regression",
         "Lantern (LightGBM, calibrated)",
     ]
-    for row in rows[:2]:
+    for row in rows[:3]:
         assert row["test AUC"] == "not measured in this run"
-        assert row["compared with Lantern"].startswith("Not measured in this run")
+        assert row["compared with Lantern"].startswith("Not compared on the same children")
 
 
 def test_the_fairness_audit_is_reported_or_its_absence_said(card, governance_registry):

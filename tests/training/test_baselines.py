@@ -11,9 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.pandas import column, data_frames
 
+from features.populations import within_age_auc
 from features.registry import default_registry
 from training.baselines import (
+    AGE_ITEMS,
     DOUBLE_WEIGHT,
+    AgeRate,
     Indicator,
     IndicatorCountRule,
     default_rule,
@@ -116,17 +119,61 @@ def test_default_rules_use_registry_features(outcome):
     rule = default_rule(outcome)
     registry = default_registry()
     table = rule.table()
-    assert len(table) == 20
+    ages = AGE_ITEMS.get(outcome, {})
+    assert len(table) == 20 + len(ages)
     assert set(table["feature"]) <= set(registry)
     assert set(table["weight"]) == {1.0, 2.0}
-    doubled = set(table.loc[table["weight"] == 2.0, "feature"])
+    checklist = table[~table["name"].isin(ages)]
+    doubled = set(checklist.loc[checklist["weight"] == 2.0, "feature"])
     assert doubled == set(DOUBLE_WEIGHT[outcome])
     assert "permanently_excluded_ever" in doubled
     assert table["description"].str.len().gt(10).all()
 
-    X = pd.DataFrame(np.ones((2, len(registry))), columns=list(registry))
+    X = pd.DataFrame(np.full((2, len(registry)), 17.0), columns=list(registry))
     X.iloc[1] = np.nan
     assert rule.score(X).tolist() == [rule.max_score, 0.0]
+
+
+def test_the_neet_checklist_counts_the_age_from_which_neet_is_possible():
+    item = AGE_ITEMS["exclusion_neet"]["aged_16_or_over"]
+    rule = default_rule("exclusion_neet")
+    X = pd.DataFrame(0.0, index=range(3), columns=list(default_registry()))
+    X["age_years"] = [15.0, 16.0, 17.0]
+    assert rule.score(X).tolist() == [0.0, item.weight, item.weight]
+    assert "age_years" not in set(default_rule("serious_violence").table()["feature"])
+
+
+def test_age_rate_scores_each_year_by_its_shrunk_training_rate():
+    ages = np.array([14] * 10 + [16] * 10, dtype=float)
+    y = np.array([0] * 10 + [1] * 5 + [0] * 5)
+    baseline = AgeRate(prior=10).fit(ages, y)
+    overall = 5 / 20
+    assert baseline.score([14.0, 16.9, 12.0, np.nan]) == pytest.approx(
+        [(0 + 10 * overall) / 20, (5 + 10 * overall) / 20, overall, overall]
+    )
+    assert AgeRate(prior=0).fit(ages, y).score([14.0, 16.0]).tolist() == [0.0, 0.5]
+
+
+def test_age_rate_earns_exactly_half_on_the_within_age_headline():
+    rng = np.random.default_rng(3)
+    ages = rng.integers(10, 18, 3000).astype(float)
+    y = (rng.random(3000) < np.where(ages >= 16, 0.2, 0.02)).astype(int)
+    scores = AgeRate().fit(ages, y).score(ages)
+    assert within_age_auc(y, scores, ages) == 0.5
+    assert roc_auc(y, scores) > 0.75  # across ages, age alone ranks well
+
+
+def roc_auc(y, p) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, p))
+
+
+def test_age_rate_needs_fitting_and_rows_with_ages():
+    with pytest.raises(ValueError, match="call fit"):
+        AgeRate().score([14.0])
+    with pytest.raises(ValueError, match="no training rows with a known age"):
+        AgeRate().fit([np.nan], [1])
 
 
 def test_default_rules_differ_by_outcome():

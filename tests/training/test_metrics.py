@@ -13,21 +13,21 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from fairness.stats import wilson_interval
+from features.populations import within_age_auc
+from training.intervals import MetricSummary, evaluate, paired_difference
 from training.metrics import (
     METRICS,
-    MetricSummary,
     bootstrap_replicates,
     bootstrap_weights,
-    evaluate,
     expected_calibration_error,
     fast_auc,
     n_flagged,
     point_metrics,
-    reliability_table,
     replicate_weights,
     top_k,
-    wilson_interval,
 )
+from training.reliability import reliability_table
 
 SETTINGS = settings(max_examples=80, deadline=None)
 
@@ -177,16 +177,29 @@ def test_inputs_are_checked():
 # ------------------------------------------------------------------ bootstrap
 
 
+@SETTINGS
+@given(labelled(), st.integers(0, 10_000))
+def test_auc_within_age_is_the_one_definition(data, seed):
+    y, p = data
+    ages = np.random.default_rng(seed).integers(10, 18, len(y)).astype(float)
+    expected = within_age_auc(y, p, ages)
+    assert point_metrics(y, p, ages=ages)["auc_within_age"] == pytest.approx(
+        expected, abs=1e-12, nan_ok=True
+    )
+    assert math.isnan(point_metrics(y, p)["auc_within_age"])
+
+
 @pytest.mark.parametrize("clustered", [False, True])
 def test_each_replicate_is_point_metrics_of_the_resampled_rows(clustered):
     y, p = synthetic(300, seed=1)
+    ages = np.random.default_rng(3).integers(10, 18, 300).astype(float)
     groups = np.repeat(np.arange(100), 3)[np.random.default_rng(2).permutation(300)]
     groups = groups if clustered else None
-    reps = bootstrap_replicates(y, p, n_boot=12, seed=5, groups=groups)
+    reps = bootstrap_replicates(y, p, n_boot=12, seed=5, groups=groups, ages=ages)
     weights = replicate_weights(*bootstrap_weights(len(y), 12, 5, groups))
     for b in range(12):
         rows = np.repeat(np.arange(len(y)), weights[b].astype(int))  # original row order
-        expected = point_metrics(y[rows], p[rows])
+        expected = point_metrics(y[rows], p[rows], ages=ages[rows])
         for key in METRICS:
             assert reps[key][b] == pytest.approx(expected[key], abs=1e-9, nan_ok=True), key
 
@@ -214,8 +227,9 @@ def test_interval_contains_the_point_estimate():
 
 def test_bootstrap_is_deterministic_for_a_seed():
     y, p = synthetic(1000, seed=4)
-    assert evaluate(y, p, n_boot=50, seed=7) == evaluate(y, p, n_boot=50, seed=7)
-    assert evaluate(y, p, n_boot=50, seed=7).low != evaluate(y, p, n_boot=50, seed=8).low
+    first, again = evaluate(y, p, n_boot=50, seed=7), evaluate(y, p, n_boot=50, seed=7)
+    np.testing.assert_equal(first.as_flat(), again.as_flat())  # NaN-aware
+    assert first.low["auc"] != evaluate(y, p, n_boot=50, seed=8).low["auc"]
 
 
 def test_interval_narrows_with_more_data():
@@ -252,9 +266,8 @@ def test_cluster_weights_resample_whole_clusters():
 
 def test_one_row_per_cluster_in_row_order_is_the_row_bootstrap():
     y, p = synthetic(400, seed=6)
-    assert evaluate(y, p, n_boot=30, seed=2, groups=np.arange(400)) == evaluate(
-        y, p, n_boot=30, seed=2
-    )
+    clusters = evaluate(y, p, n_boot=30, seed=2, groups=np.arange(400))
+    np.testing.assert_equal(clusters.as_flat(), evaluate(y, p, n_boot=30, seed=2).as_flat())
 
 
 def test_one_row_per_cluster_matches_the_row_bootstrap_distribution():
@@ -283,6 +296,31 @@ def test_cluster_bootstrap_does_not_count_copies_as_evidence():
         width[name] = s.high["auc"] - s.low["auc"]
     assert width["copies_rows"] < 0.6 * width["original"]
     assert width["copies_clusters"] == pytest.approx(width["original"], rel=0.2)
+
+
+def test_a_paired_difference_uses_the_same_replicates():
+    y, p = synthetic(2000, seed=9)
+    noisy = np.clip(p + np.random.default_rng(1).normal(0, 0.05, len(p)), 0, 1)
+    a, b = evaluate(y, p, n_boot=200, seed=3), evaluate(y, noisy, n_boot=200, seed=3)
+    d = paired_difference(a, b, "auc")
+    assert d.point == pytest.approx(a.point["auc"] - b.point["auc"])
+    assert d.low <= d.point <= d.high
+    # pairing cancels what the two share: the difference's interval is narrower than either
+    assert d.high - d.low < 0.5 * (a.high["auc"] - a.low["auc"])
+    same = paired_difference(a, a, "auc")
+    assert (same.point, same.low, same.high, same.reading) == (0.0, 0.0, 0.0, "within noise")
+    assert d.reading == ("higher" if d.low > 0 else "within noise")
+    assert d.format().startswith("+") and " to " in d.format()
+
+
+def test_summaries_of_other_draws_cannot_be_paired():
+    y, p = synthetic(500, seed=2)
+    with pytest.raises(ValueError, match="same rows with the same seed"):
+        paired_difference(
+            evaluate(y, p, n_boot=20, seed=1), evaluate(y, p, n_boot=20, seed=2), "auc"
+        )
+    with pytest.raises(ValueError, match="same rows"):
+        paired_difference(evaluate(y, p, n_boot=20), evaluate(y[:400], p[:400], n_boot=20), "auc")
 
 
 def test_groups_must_match_rows():
@@ -350,7 +388,7 @@ def test_reliability_plot_needs_no_pyplot(tmp_path):
     script = f"""
 import sys
 import numpy as np
-import training.metrics as m
+import training.reliability as m
 assert "matplotlib.pyplot" not in sys.modules
 rng = np.random.default_rng(0)
 p = rng.random(500)
@@ -366,5 +404,5 @@ assert len(fig.axes[0].lines) >= 1 and fig.axes[0].get_title() == "Reliability"
 
 
 def test_importing_metrics_does_not_import_matplotlib():
-    script = "import sys, training.metrics; assert 'matplotlib' not in sys.modules"
+    script = "import sys, training.intervals, training.reliability; assert 'matplotlib' not in sys.modules"
     subprocess.run([sys.executable, "-c", script], check=True)

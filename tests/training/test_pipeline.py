@@ -68,10 +68,13 @@ def held_out_matrix(feature_table, trained):
 @pytest.mark.parametrize("outcome", OUTCOMES)
 def test_model_ranks_better_than_chance_and_baselines_are_scored(trained, outcome):
     metrics = trained[outcome].evaluation.metrics
-    assert set(metrics) == {"lantern", "indicator_count", "logistic", "oracle"}
+    assert set(metrics) == {"lantern", "indicator_count", "age_only", "logistic", "oracle"}
     assert metrics["lantern"].point["auc"] > 0.6
+    assert metrics["lantern"].point["auc_within_age"] > 0.6
     for name in ("indicator_count", "logistic", "oracle"):
         assert metrics[name].point["auc"] > 0.55, name  # sane baselines, not noise
+    # age alone ranks by age and nothing else: exactly 0.5 on the headline
+    assert metrics["age_only"].point["auc_within_age"] == pytest.approx(0.5, abs=1e-12)
     # the interval says the model is better than chance, not just the point
     assert metrics["lantern"].low["auc"] > 0.5
     assert metrics["lantern"].n_boot == 20
@@ -122,10 +125,44 @@ def test_no_oracle_when_it_does_not_apply(feature_table, small_partnership, fast
     )
     assert "oracle" not in result.evaluation.metrics
     assert "oracle" not in result.evaluation.scores
+    assert "oracle" not in result.evaluation.comparisons
     assert result.evaluation.true_label is None
     assert result.summary_row()["oracle AUC"] == "-"
     without_truth = train_outcome(feature_table, "serious_violence", fast_settings)
     assert "oracle" not in without_truth.evaluation.metrics
+
+
+@pytest.mark.parametrize("outcome", OUTCOMES)
+def test_every_comparison_is_a_paired_difference_on_the_headline(trained, outcome):
+    e = trained[outcome].evaluation
+    assert e.headline == "auc_within_age"
+    assert set(e.comparisons) == {"indicator_count", "age_only", "logistic", "oracle"}
+    for name, d in e.comparisons.items():
+        ours, theirs = ("oracle", "lantern") if name == "oracle" else ("lantern", name)
+        expected = e.metrics[ours].point[d.metric] - e.metrics[theirs].point[d.metric]
+        assert d.metric == "auc_within_age" and d.point == pytest.approx(expected)
+        assert d.low <= d.point <= d.high
+        assert d.reading in ("higher", "lower", "within noise")
+    row = trained[outcome].summary_row()
+    assert row["AUC within age (95% CI)"] == e.metrics["lantern"].format("auc_within_age")
+    assert row["oracle AUC"] == f"{e.metrics['oracle'].point['auc_within_age']:.3f}"
+    shown = {r["comparison"]: r for r in trained[outcome].comparison_rows()}
+    age = shown["Lantern − age alone"]
+    assert age["difference (95% CI)"] == e.comparisons["age_only"].format()
+    assert age["reading"] == e.comparisons["age_only"].reading
+
+
+@pytest.mark.parametrize("outcome", OUTCOMES)
+def test_figures_are_given_by_age_band_on_the_eligible_population(trained, outcome):
+    e = trained[outcome].evaluation
+    assert list(e.bands) == ["10-13", "14-15", "16-17"]
+    sizes = [bands["lantern"].point["n"] for bands in e.bands.values()]
+    assert sum(sizes) == len(e.rows) == len(e.y)
+    for band, summaries in e.bands.items():
+        low, high = (int(a) for a in band.split("-"))
+        assert set(summaries) == set(e.metrics)
+        assert summaries["lantern"].point["n"] == ((e.ages >= low) & (e.ages <= high)).sum()
+    assert "NEET: ages 16-17" in e.population or outcome == "serious_violence"
 
 
 def test_same_settings_give_the_same_model_and_metrics(trained, feature_table, fast_settings):
@@ -307,13 +344,24 @@ def test_model_card_has_every_section(logged):
     assert set(card["quantitative_analyses"]) == {
         "lantern",
         "indicator_count",
+        "age_only",
         "logistic",
         "oracle",
     }
+    assert card["metrics"]["headline"] == "AUC within age"
+    assert set(card["comparisons"]) == {
+        "Lantern − indicator-count checklist",
+        "Lantern − age alone",
+        "Lantern − logistic regression",
+        "oracle − Lantern",
+    }
+    assert list(card["by_age_band"]) == ["10-13", "14-15", "16-17"]
     assert set(card["sensitive_features"]) == set(SENSITIVE)
     markdown = (artifacts / "model_card/model_card.md").read_text()
     for heading in ("Model details", "Intended use", "Ethical considerations", "Caveats"):
         assert f"## {heading}" in markdown
+    assert "### Paired differences on the headline (AUC within age)" in markdown
+    assert "### By age band" in markdown
     assert "Model card: serious_violence" in markdown
 
 
