@@ -5,16 +5,6 @@ and what the band means, the child's place in the partnership's cohort, the reas
 sides, the records that are missing, the advisory notice and the invitation to record a
 professional judgement.
 
-Bands
------
-Five fixed bands, with edges read as "1 in N": under 1 in 100; 1 in 100 to 1 in 20; 1 in 20
-to 1 in 8; 1 in 8 to 1 in 3; over 1 in 3. Both outcomes are rare (a base rate of about 1-3%
-a year), so the lowest band sits below the average child, the second spans the average, and
-the upper three separate the few children a team has capacity to see. Each band is 2.5 to 5
-times the one below, so a calibration error of tens of percent moves a child one band at
-most, and "1 in N" edges are fractions people read well. Within a band, the meaning sentence
-gives the child's own frequency, rounded to a friendly N.
-
 Missing records
 ---------------
 A feature that is NaN is "not recorded", which is not "no concern": the prompt lists the
@@ -28,15 +18,13 @@ shows.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from explain import wording
 from explain.reasons import (
@@ -48,22 +36,17 @@ from explain.reasons import (
     explain_row,
     missing_means_none,
 )
+from explain.standing import TIE_TOLERANCE, Band, Rank, band_for, iso_date, rank_in_cohort
 from features.outcomes import Outcome
 from features.registry import Registry
 
 if TYPE_CHECKING:
     from models.scoring import ScoringModel
 
-BAND_EDGES = (100, 20, 8, 3)
-"""Band edges as "1 in N", lowest probability first (see the module docstring)."""
-
 AGE_FEATURE = "age_years"
 
 EXPECTED_AGES = {"school_census": (0.0, 16.0), "education_status": (16.0, 25.0)}
 """Ages (inclusive) at which a source keeps records; outside them its NaN is not "missing"."""
-
-TIE_TOLERANCE = 1e-12
-"""Cohort scores this close to the child's count as ties, not as higher."""
 
 
 @dataclass(frozen=True)
@@ -92,39 +75,6 @@ class ServedModel:
     def title(self) -> str:
         """What the outcome is, in words, with its window."""
         return outcome_title(self.outcome)
-
-
-@dataclass(frozen=True)
-class Band:
-    """A fixed probability band and what the child's probability means within it."""
-
-    name: str
-    low: float
-    high: float
-    meaning: str
-
-    def to_dict(self) -> dict:
-        """JSON-ready fields."""
-        return {"name": self.name, "low": self.low, "high": self.high, "meaning": self.meaning}
-
-
-@dataclass(frozen=True)
-class Rank:
-    """The child's place among the partnership's children at the same snapshot."""
-
-    position: int
-    cohort_size: int
-    percent_higher: float
-    meaning: str
-
-    def to_dict(self) -> dict:
-        """JSON-ready fields."""
-        return {
-            "position": self.position,
-            "cohort_size": self.cohort_size,
-            "percent_higher": round(self.percent_higher, 2),
-            "meaning": self.meaning,
-        }
 
 
 @dataclass(frozen=True)
@@ -160,6 +110,7 @@ class ModelPrompt:
     missing: list[MissingRecord]
     trained_at: str | None = None
     test_date: str | None = None
+    context: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """JSON-ready fields."""
@@ -180,6 +131,7 @@ class ModelPrompt:
             "protective": [r.to_dict() for r in self.explanation.protective],
             "agencies": [a.to_dict() for a in self.explanation.agencies],
             "where_from": self.explanation.summary,
+            "context": self.context,
             "missing": [m.to_dict() for m in self.missing],
         }
 
@@ -271,114 +223,6 @@ def outcome_title(outcome: Outcome) -> str:
     )
 
 
-def frequency_words(probability: float) -> str:
-    """How often the outcome follows, in friendly words: "about 1 in 8", "about 4 in 10"."""
-    p = float(probability)
-    if p > 0.95:
-        return wording.FREQUENCY_MOST
-    if p >= 0.3:
-        return wording.FREQUENCY_TENTHS.format(k=math.floor(10 * p + 0.5))
-    if p < 1 / 1000:
-        return wording.FREQUENCY_RARE.format(n=1000)
-    n = 1 / p
-    step = 1 if n < 20 else 5 if n < 100 else 10
-    return wording.FREQUENCY_ONE_IN.format(n=max(2, step * math.floor(n / step + 0.5)))
-
-
-def band_for(probability: float, window_months: int = 12) -> Band:
-    """The fixed band a calibrated probability falls in, with its meaning sentence.
-
-    Parameters
-    ----------
-    probability : float
-        Calibrated probability of the outcome within the window.
-    window_months : int, default 12
-        The outcome's window, for the meaning sentence.
-
-    Returns
-    -------
-    Band
-    """
-    p = float(probability)
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(
-            f"probability {probability!r} is not between 0 and 1: pass a calibrated one"
-        )
-    meaning = wording.BAND_MEANING.format(frequency=frequency_words(p), months=window_months)
-    edges = [1 / n for n in BAND_EDGES]
-    if p < edges[0]:
-        return Band(wording.BAND_LOWEST.format(n=BAND_EDGES[0]), 0.0, edges[0], meaning)
-    for i in range(len(edges) - 1):
-        if p < edges[i + 1]:
-            name = wording.BAND_BETWEEN.format(low=BAND_EDGES[i], high=BAND_EDGES[i + 1])
-            return Band(name, edges[i], edges[i + 1], meaning)
-    return Band(wording.BAND_HIGHEST.format(n=BAND_EDGES[-1]), edges[-1], 1.0, meaning)
-
-
-def rank_in_cohort(
-    probability: float, cohort_scores: np.ndarray, snapshot_date, *, checked: bool = False
-) -> Rank:
-    """The child's position among the cohort's calibrated probabilities (1 = highest).
-
-    Parameters
-    ----------
-    probability : float
-        The child's calibrated probability.
-    cohort_scores : np.ndarray
-        Every cohort child's calibrated probability at the same snapshot, sorted ascending.
-    snapshot_date : date-like
-        The snapshot, for the meaning sentence.
-    checked : bool, default False
-        The caller has already checked that ``cohort_scores`` is sorted and free of NaN
-        (a service does it once when it loads the cohort, not on every prompt).
-
-    Returns
-    -------
-    Rank
-        Children tied with this one share its position (the best of the tied places).
-    """
-    scores = np.asarray(cohort_scores, dtype=float)
-    if scores.ndim != 1 or scores.size == 0:
-        raise ValueError(
-            "the cohort scores are empty or not 1-D: pass every cohort child's calibrated "
-            "probability at this snapshot"
-        )
-    if not checked and (np.isnan(scores).any() or np.any(np.diff(scores) < 0)):
-        raise ValueError(
-            "the cohort scores must be sorted ascending and hold no NaN: pass np.sort(scores)"
-        )
-    size = int(scores.size)
-    higher = size - int(np.searchsorted(scores, probability + TIE_TOLERANCE, side="right"))
-    percent = 100.0 * higher / size
-    when = format_date(snapshot_date)
-    if higher == 0:
-        meaning = wording.RANK_MEANING_TOP.format(size=size, date=when)
-    else:
-        meaning = wording.RANK_MEANING.format(
-            higher=higher,
-            size=size,
-            date=when,
-            verb="has" if higher == 1 else "have",
-            percent=f"{percent:.1f}%" if percent >= 0.1 else "under 0.1%",
-        )
-    return Rank(position=higher + 1, cohort_size=size, percent_higher=percent, meaning=meaning)
-
-
-def format_date(value) -> str:
-    """A date as a person reads it: "1 September 2025"."""
-    return _format_timestamp(pd.Timestamp(value))
-
-
-@functools.lru_cache(maxsize=256)
-def _format_timestamp(t: pd.Timestamp) -> str:
-    return f"{t.day} {t:%B %Y}"
-
-
-def iso_date(value) -> str:
-    """A date as ``YYYY-MM-DD``."""
-    return f"{pd.Timestamp(value):%Y-%m-%d}"
-
-
 def missing_records(x: np.ndarray, features: list[str], registry: Registry) -> list[MissingRecord]:
     """The child's features that are not recorded, grouped by source, each with a sentence.
 
@@ -423,6 +267,50 @@ def missing_records(x: np.ndarray, features: list[str], registry: Registry) -> l
 
 def _lower_first(text: str) -> str:
     return text[0].lower() + text[1:] if len(text) > 1 and text[1].islower() else text
+
+
+def context_notes(context: list[Reason], outcome: Outcome) -> list[dict]:
+    """The context a prompt shows beside its reasons (age: who the outcome can happen to).
+
+    Each note carries the sentence, the feature and value, and the weight the model gives it,
+    so that nothing in the estimate is hidden; it is never listed as a reason.
+    """
+    notes = []
+    for item in context:
+        sentence = item.sentence
+        if item.feature == AGE_FEATURE and not math.isnan(item.value):
+            sentence = age_sentence(item.value, outcome)
+        notes.append(
+            {
+                "feature": item.feature,
+                "sentence": sentence,
+                "value": None if math.isnan(item.value) else float(item.value),
+                "weight": round(float(item.weight), 4),
+                "share": round(float(item.share), 4),
+                "note": wording.CONTEXT_NOTE,
+            }
+        )
+    return notes
+
+
+def age_sentence(age: float, outcome: Outcome) -> str:
+    """E.g. "Aged 16: NEET is possible at this age; permanent exclusion is not"."""
+    parts = [wording.AGE_CONTEXT.format(age=f"{age:.0f}")]
+    possible, other = outcome.possible_at(age)
+
+    def joined(labels: list[str]) -> tuple[str, str]:
+        return " and ".join(labels), "is" if len(labels) == 1 else "are"
+
+    clauses = []
+    if possible:
+        labels, verb = joined(possible)
+        clauses.append(wording.AGE_POSSIBLE.format(labels=labels, verb=verb))
+    if other:
+        labels, verb = joined(other)
+        clauses.append(wording.AGE_NOT_POSSIBLE.format(labels=labels, verb=verb))
+    if clauses:
+        parts.append("; ".join(clauses))
+    return ": ".join(parts)
 
 
 def model_prompt(
@@ -488,6 +376,7 @@ def model_prompt(
         missing=missing_records(x, model.features, registry),
         trained_at=served.trained_at,
         test_date=served.test_date,
+        context=context_notes(explanation.context, served.outcome),
     )
 
 

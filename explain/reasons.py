@@ -10,7 +10,7 @@ base value last, all in the booster's raw log-odds. Calibration is a straight li
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -118,6 +118,9 @@ class Explanation:
         Summed weight per agency, largest first (agencies with a negligible sum left out).
     summary : str
         One line: where the picture comes from.
+    context : list of Reason
+        Features the registry marks as context (age): part of the estimate, never named as
+        reasons and not counted in an agency's weight.
     base_log_odds : float
         The calibrated log-odds before any of the child's records (the model's average).
     log_odds : float
@@ -130,6 +133,7 @@ class Explanation:
     summary: str
     base_log_odds: float
     log_odds: float
+    context: list[Reason] = field(default_factory=list)
 
 
 def direction_of(weight: float) -> str:
@@ -206,13 +210,17 @@ def explain_row(
     specs = [registry[name] for name in model.features]
     weights = model.slope * contributions[:-1]
     total = float(np.abs(weights).sum())
-    reasons = [
-        _reason(spec, value, weight, total)
-        for spec, value, weight in zip(specs, x.tolist(), weights.tolist(), strict=True)
-        if abs(weight) > threshold
-    ]
+    reasons, context = [], []
+    for spec, value, weight in zip(specs, x.tolist(), weights.tolist(), strict=True):
+        if spec.context:
+            context.append(_reason(spec, value, weight, total))
+        elif abs(weight) > threshold:
+            reasons.append(_reason(spec, value, weight, total))
     reasons.sort(key=lambda r: (-abs(r.weight), r.feature))
-    agencies = agency_weights([spec.agency for spec in specs], weights, threshold=threshold)
+    records = [i for i, spec in enumerate(specs) if not spec.context]
+    agencies = agency_weights(
+        [specs[i].agency for i in records], weights[records], threshold=threshold
+    )
     base = model.slope * contributions[-1] + model.intercept
     return Explanation(
         concerns=[r for r in reasons if r.weight > 0][:top_n],
@@ -221,6 +229,7 @@ def explain_row(
         summary=agency_summary(agencies),
         base_log_odds=float(base),
         log_odds=float(base + weights.sum()),
+        context=context,
     )
 
 

@@ -30,6 +30,16 @@ RAISES_CONCERN = "raises concern"
 PROTECTIVE = "protective"
 """Direction of a record that lowers the estimated likelihood."""
 
+AGE_CONTEXT = "Aged {age}"
+AGE_POSSIBLE = "{labels} {verb} possible at this age"
+AGE_NOT_POSSIBLE = "{labels} {verb} not"
+CONTEXT_NOTE = (
+    "Shown as context, not as a reason: the estimate is made for children of this age, and "
+    "age is not something a record says about the child."
+)
+"""Age in a prompt: who the outcome can happen to ("Aged 16: NEET is possible at this age;
+permanent exclusion is not"), never a finding about the child."""
+
 REASON_SENTENCE = "{description}: {value}"
 """A reason: the feature's registry description and its value, as a practitioner reads it."""
 

@@ -55,6 +55,9 @@ class FeatureSpec:
     sensitive : bool
         Special-category or otherwise sensitive; a model uses it only where its feature-set
         config says so, with a written justification.
+    context : bool
+        Read by the model but never named as a reason: a prompt shows it as the context the
+        estimate is made in (age: who the outcome can happen to), not as a finding.
     func : callable
         ``func(asof) -> np.ndarray`` of floats, NaN where the value is not known.
     """
@@ -66,6 +69,7 @@ class FeatureSpec:
     unit: Unit
     sensitive: bool
     func: Callable[..., np.ndarray]
+    context: bool = False
 
     @property
     def agency(self) -> str:
@@ -94,7 +98,7 @@ def format_value(value: float, unit: str) -> str:
 
 
 def feature(
-    *, source: str, window: str, unit: Unit, sensitive: bool = False
+    *, source: str, window: str, unit: Unit, sensitive: bool = False, context: bool = False
 ) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
     """Mark a function as a feature; its name is the column, its docstring the phrase.
 
@@ -108,6 +112,8 @@ def feature(
         How its value reads.
     sensitive : bool, default False
         Whether the feature is sensitive (used only where a feature set justifies it).
+    context : bool, default False
+        Whether a prompt shows it as context, never as a reason (see :class:`FeatureSpec`).
     """
     if source not in SOURCES:
         raise ValueError(f"unknown feature source {source!r}; use one of {sorted(SOURCES)}")
@@ -119,7 +125,8 @@ def feature(
                 f"feature {func.__name__} needs a one-line docstring: the phrase a "
                 "practitioner reads in an explanation"
             )
-        setattr(func, _MARK, dict(source=source, window=window, unit=unit, sensitive=sensitive))
+        meta = dict(source=source, window=window, unit=unit, sensitive=sensitive, context=context)
+        setattr(func, _MARK, meta)
         return func
 
     return mark

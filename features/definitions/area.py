@@ -7,7 +7,8 @@ from features.pointintime import AsOf
 from features.registry import feature
 
 
-@feature(source="children", window="at the date", unit="years")
+# Context, never a reason: who the outcome can happen to (NEET from 16), not a finding.
+@feature(source="children", window="at the date", unit="years", context=True)
 def age_years(asof: AsOf) -> np.ndarray:
     """Age in years."""
     return asof.age

@@ -321,6 +321,12 @@
       el("p", { className: "rank" }, rank.meaning || ""),
     );
 
+    for (const note of model.context || []) {
+      section.append(
+        el("p", { className: "context", title: note.note }, `${note.sentence}. ${note.note}`),
+      );
+    }
+
     section.append(el("h4", {}, "What raises concern"));
     section.append(reasonList(model.reasons, "No records raise the estimate noticeably."));
 

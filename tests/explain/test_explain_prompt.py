@@ -12,18 +12,16 @@ from hypothesis import strategies as st
 
 from explain import wording
 from explain.prompt import (
-    BAND_EDGES,
     EXPECTED_AGES,
     ServedModel,
     advisory_prompt,
-    band_for,
+    age_sentence,
     cohort_list,
-    frequency_words,
     missing_records,
     model_prompt,
     outcome_title,
-    rank_in_cohort,
 )
+from explain.standing import BAND_EDGES, band_for, frequency_words, rank_in_cohort
 from explain.wording import find_banned
 from features.outcomes import Outcome
 from models.scoring import as_matrix
@@ -51,6 +49,7 @@ MODEL_KEYS = {
     "protective",
     "agencies",
     "where_from",
+    "context",
     "missing",
 }
 
@@ -322,8 +321,27 @@ def test_a_prompt_for_both_models_has_every_field_and_is_json(
         assert all(r["direction"] == wording.RAISES_CONCERN for r in section["reasons"])
         assert all(r["direction"] == wording.PROTECTIVE for r in section["protective"])
         assert section["where_from"].startswith("Where the picture comes from:")
+        age = explain_latest["age_years"].iloc[child]
+        (context,) = section["context"]
+        assert context["feature"] == "age_years" and context["value"] == age
+        assert context["sentence"].startswith(f"Aged {age:.0f}")
+        assert context["note"] == wording.CONTEXT_NOTE
+        named = [r["feature"] for r in section["reasons"] + section["protective"]]
+        assert "age_years" not in named
     top = data["models"][1]
     assert top["rank"]["position"] == 1 and top["reasons"]
+
+
+@pytest.mark.parametrize(
+    ("age", "sentence"),
+    [
+        (16, "Aged 16: NEET is possible at this age; permanent exclusion is not"),
+        (14, "Aged 14: permanent exclusion is possible at this age; NEET is not"),
+    ],
+)
+def test_age_reads_as_who_the_outcome_can_happen_to(age, sentence, explain_outcomes):
+    assert age_sentence(age, explain_outcomes["exclusion_neet"]) == sentence
+    assert age_sentence(age, explain_outcomes["serious_violence"]) == f"Aged {age}"
 
 
 def test_a_prompt_for_one_model(served, cohort, explain_latest, explain_registry):

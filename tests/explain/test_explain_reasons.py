@@ -86,9 +86,15 @@ def test_reasons_are_signed_sorted_and_their_weights_add_up(
                 assert abs(r.weight) > 0.01
                 assert r.direction == label
                 assert r.share == pytest.approx(abs(weights[i]) / np.abs(weights).sum())
-        # the strongest concern is the largest positive weight of all features
-        if weights.max() > 0.01:
-            assert explanation.concerns[0].weight == pytest.approx(weights.max())
+        # the strongest concern is the largest positive weight of the features that are not
+        # context (age), which is never a reason and is given with its weight as context
+        records = [not explain_registry[n].context for n in model.features]
+        if weights[records].max() > 0.01:
+            assert explanation.concerns[0].weight == pytest.approx(weights[records].max())
+        context = {r.feature: r.weight for r in explanation.context}
+        assert context == pytest.approx(
+            {n: w for n, w, r in zip(model.features, weights, records, strict=True) if not r}
+        )
 
 
 def test_reason_sentences_are_the_registry_description_with_the_value(
@@ -121,6 +127,8 @@ def test_agencies_sum_their_features_weights(explain_models, explain_latest, exp
     weights = model.slope * c[:-1]
     by_agency = {}
     for name, w in zip(model.features, weights, strict=True):
+        if explain_registry[name].context:
+            continue  # age is context, not an agency's record
         agency = explain_registry[name].agency
         by_agency[agency] = by_agency.get(agency, 0.0) + w
     assert explanation.agencies
@@ -129,6 +137,29 @@ def test_agencies_sum_their_features_weights(explain_models, explain_latest, exp
     top = max(by_agency, key=lambda k: abs(by_agency[k]))
     assert explanation.agencies[0].agency == top
     assert explanation.summary.startswith("Where the picture comes from: " + top)
+
+
+@pytest.mark.parametrize("outcome", ["exclusion_neet", "serious_violence"])
+def test_age_is_never_a_reason_even_where_it_weighs_most(
+    outcome, explain_models, explain_latest, explain_registry
+):
+    model = explain_models[outcome]
+    X = _X(explain_latest, model)
+    age = model.features.index("age_years")
+    contributions = model.contributions(X)
+    weights = model.slope * contributions[:, :-1]
+    heaviest = np.abs(weights).argmax(axis=1) == age
+    if outcome == "exclusion_neet":
+        assert heaviest.any()  # the case the issue saw: age carried most of the weight
+    else:
+        heaviest = np.abs(weights[:, age]) > 0.01  # age weighs enough to have been a reason
+        assert heaviest.any()
+    for row in np.flatnonzero(heaviest)[:20]:
+        explanation = explain_row(X[row], contributions[row], model, explain_registry)
+        named = {r.feature for r in explanation.concerns + explanation.protective}
+        assert "age_years" not in named
+        assert [c.feature for c in explanation.context] == ["age_years"]
+        assert "Partnership records" not in {a.agency for a in explanation.agencies}
 
 
 def test_no_reason_ever_names_a_protected_characteristic(
@@ -219,7 +250,8 @@ def test_top_n_and_threshold_limit_the_reasons(explain_models, explain_latest, e
     for part in ("concerns", "protective"):
         names = [r.feature for r in getattr(full, part)]
         assert [r.feature for r in getattr(short, part)] == names[:2]
-    weights = model.slope * c[:-1]
+    records = [not explain_registry[n].context for n in model.features]
+    weights = (model.slope * c[:-1])[records]  # age is context, never a reason
     assert len(full.concerns) == int(np.sum(weights > 0))
     strict = explain_row(X[row], c, model, explain_registry, top_n=100, threshold=0.2)
     assert len(strict.concerns) + len(strict.protective) == int(np.sum(np.abs(weights) > 0.2))

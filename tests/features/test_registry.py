@@ -128,7 +128,9 @@ def test_the_feature_decorator_marks_a_documented_function():
         return asof.count("police", months=12)
 
     meta = police_records_12m.__lantern_feature__
-    assert meta == dict(source="police", window="12 months", unit="count", sensitive=False)
+    assert meta == dict(
+        source="police", window="12 months", unit="count", sensitive=False, context=False
+    )
 
 
 def test_select_keeps_the_order_given_and_unknown_names_say_where_to_look():
