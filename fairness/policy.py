@@ -7,7 +7,8 @@ ethnicity or SEND, any group that is not suppressed has a ratio of false negativ
 :meth:`FairnessPolicy.assistive` is the policy for an assistive intervention such as Lantern's
 prompts, where missing a child who needs support matters most: it fails a model only where a
 group is missed more often than the reference group (its FNR ratio wholly above the band, or
-its recall ratio wholly below). Every other disparity (selection rate, false positive rate,
+its recall ratio wholly below), over ethnicity, SEND and sex and the intersections ethnicity ×
+SEND and ethnicity × sex (Asian girls are not the average of Asian children and girls). Every other disparity (selection rate, false positive rate,
 and the other side) is still flagged in the report for the board to read. Where base rates
 differ between groups (children with an EHCP are several times as likely to have either
 outcome), selection-rate parity would mean missing children who need support; a partnership
@@ -15,13 +16,16 @@ that also gates on over-flagging names ``fpr`` or ``selection_rate`` in its poli
 a punitive tool the harm is the other way: a false positive (COMPAS: FPR 1.9 times as high
 for Black defendants) is what the default, two-sided policy catches.
 
-It fails closed: a grouping or metric the policy asks for that the audit lacks, or a
-grouping where nothing could be checked (e.g. the reference group is suppressed), is a reason
-to fail, because a model that can serve must have passed the audit.
+It fails closed: a grouping or metric the policy asks for that the audit lacks, or a group
+column where nothing could be checked (e.g. the reference group is suppressed), is a reason
+to fail, because a model that can serve must have passed the audit. An intersection is gated
+wherever its cells hold enough events to judge (the audit suppresses a ratio on fewer than
+its minimum, observed or expected at the reference rate); where none does, the verdict says
+"not enough children to judge" for it instead of failing, since small cells are the rule there.
 
 ``policy.verdict(result)`` returns ``{"passed": bool, "reasons": [str], "flags": [dict],
-"not_checked": [str]}``; ``lantern promote`` reads ``passed`` and ``reasons`` from a model
-run's ``fairness/result.json``.
+"not_checked": [str], "gated": str}`` (the last says what was gated); ``lantern promote``
+reads ``passed`` and ``reasons`` from a model run's ``fairness/result.json``.
 """
 
 from __future__ import annotations
@@ -65,8 +69,8 @@ class FairnessPolicy(BaseModel):
         checked on both sides (the default for every metric).
     group_columns : list of str
         Group columns checked (default ethnicity and SEND, Lantern's ``send`` column).
-    intersections : bool
-        Also check the intersections of pairs of those columns.
+    intersections : bool or list of (str, str)
+        Also check intersections: True for every pair of the group columns, or the pairs.
     tolerance : (float, float)
         The band of acceptable ratios.
     min_group_size : int
@@ -82,7 +86,7 @@ class FairnessPolicy(BaseModel):
     metrics: list[MetricName] = Field(default_factory=lambda: ["fnr", "tpr", "selection_rate"])
     directions: dict[str, Literal["above", "below", "both"]] = Field(default_factory=dict)
     group_columns: list[str] = Field(default_factory=lambda: ["ethnicity", "send"])
-    intersections: bool = False
+    intersections: bool | list[tuple[str, str]] = False
     tolerance: tuple[float, float] = (0.8, 1.25)
     min_group_size: int = Field(10, ge=1)
     outcome: Literal["recorded", "true"] = RECORDED
@@ -98,13 +102,30 @@ class FairnessPolicy(BaseModel):
     def _not_empty(self) -> FairnessPolicy:
         if not self.metrics or not self.group_columns:
             raise ValueError("a fairness policy needs at least one metric and one group column")
+        if not isinstance(self.intersections, bool):
+            bad = [p for p in self.intersections if not set(p) <= set(self.group_columns)]
+            if bad or any(a == b for a, b in self.intersections):
+                raise ValueError(
+                    f"intersections {bad or list(self.intersections)} must be pairs of distinct "
+                    f"group columns ({', '.join(self.group_columns)}): add the column first"
+                )
         return self
 
     @classmethod
     def assistive(cls, **overrides: Any) -> FairnessPolicy:
         """The policy for an assistive intervention: fail only where a group is missed more
-        often than the reference (FNR ratio above the band, recall ratio below it)."""
-        settings = {"metrics": ["fnr", "tpr"], "directions": {"fnr": "above", "tpr": "below"}}
+        often than the reference (FNR ratio above the band, recall ratio below it), over
+        ethnicity, SEND, sex and the intersections ethnicity × SEND and ethnicity × sex.
+        Overriding ``group_columns`` keeps only the intersections of those columns."""
+        settings = {
+            "metrics": ["fnr", "tpr"],
+            "directions": {"fnr": "above", "tpr": "below"},
+            "group_columns": ["ethnicity", "send", "sex"],
+            "intersections": [("ethnicity", "send"), ("ethnicity", "sex")],
+        }
+        if "group_columns" in overrides and "intersections" not in overrides:
+            columns = set(overrides["group_columns"])
+            settings["intersections"] = [p for p in settings["intersections"] if set(p) <= columns]
         return cls(**{**settings, **overrides})
 
     @classmethod
@@ -117,11 +138,13 @@ class FairnessPolicy(BaseModel):
 
     def groupings(self) -> list[str]:
         """Names of the groupings checked."""
-        names = list(self.group_columns)
-        if self.intersections:
+        return list(self.group_columns) + [f"{a}{JOIN}{b}" for a, b in self._pairs()]
+
+    def _pairs(self) -> list[tuple[str, str]]:
+        if self.intersections is True:
             cols = self.group_columns
-            names += [f"{a}{JOIN}{b}" for i, a in enumerate(cols) for b in cols[i + 1 :]]
-        return names
+            return [(a, b) for i, a in enumerate(cols) for b in cols[i + 1 :]]
+        return [] if self.intersections is False else [tuple(p) for p in self.intersections]
 
     def verdict(self, result: AuditResult) -> dict[str, Any]:
         """Whether ``result`` passes this policy, and why.
@@ -149,7 +172,12 @@ class FairnessPolicy(BaseModel):
                 if flag:
                     flags.append(flag)
                     failures.append(_sentence(flag, result.settings.level))
-            if not checked:
+            if not checked and JOIN in grouping:
+                not_checked.append(
+                    f"{grouping}: not enough children to judge (no cell has enough events "
+                    "to compare with the reference group)"
+                )
+            elif not checked:
                 failures.append(
                     f"nothing could be checked for {grouping} (reference group "
                     f"{_reference(result, grouping)}): every comparison is suppressed or there "
@@ -161,7 +189,20 @@ class FairnessPolicy(BaseModel):
             "reasons": failures or [self._pass_sentence(total)],
             "flags": flags,
             "not_checked": not_checked,
+            "gated": self.describe(),
         }
+
+    def describe(self) -> str:
+        """What this policy gates, in one sentence (recorded with every verdict)."""
+        lo, hi = self.tolerance
+        sides = {"above": "above", "below": "below", "both": "outside"}
+        metrics = ", ".join(
+            f"{LABELS[m]} {sides[self.directions.get(m, 'both')]} the band" for m in self.metrics
+        )
+        return (
+            f"fails a model where a group's {metrics} {lo:.2f}-{hi:.2f}, over "
+            f"{', '.join(self.groupings())}"
+        )
 
     # ---- helpers
 

@@ -52,7 +52,7 @@ context
     filters and rows kept).
 verdict, passed, reasons
     The fairness policy's verdict (``passed``, ``reasons``, ``flags``, ``not_checked``,
-    ``policy``); ``passed`` and ``reasons`` are repeated at the top level so the document
+    ``policy``, ``gated``: what it gated, in words); ``passed`` and ``reasons`` are repeated at the top level so the document
     can be stored as a model run's ``fairness/result.json``, which ``lantern promote`` reads.
 changes
     Ratios of the previous audit beside these (``notes``, ``rows``), or null at a first
@@ -230,6 +230,7 @@ class VerdictDoc(_Strict):
     flags: list[PolicyFlag]
     not_checked: list[str]
     policy: dict[str, Any]
+    gated: str | None = Field(None, description="What the policy gated, in one sentence.")
 
 
 class ContextDoc(_Strict):

@@ -253,6 +253,10 @@ def test_policy_passes_when_no_interval_is_wholly_outside():
         "reasons": [verdict["reasons"][0]],
         "flags": [],
         "not_checked": [],
+        "gated": (
+            "fails a model where a group's false negative rate (FNR) outside the band, "
+            "recall (TPR) outside the band, selection rate outside the band 0.80-1.25, over group"
+        ),
     }
     assert verdict["reasons"][0].startswith("no group's false negative rate")
 
@@ -417,3 +421,68 @@ def test_no_recording_disparity_without_true_outcomes():
         n_boot=50,
     )
     assert "recording_ratio" not in set(result.disparities["metric"])
+
+
+def _intersection_toy(miss_asian_girls: float, seed: int = 4) -> pd.DataFrame:
+    """Four cells of ethnicity x sex with the same base rate; Asian girls' positives are
+    missed with probability ``miss_asian_girls`` (the others as usual), so that neither
+    column alone shows much while the cell does."""
+    rng = np.random.default_rng(seed)
+    cells = {("White", "M"): 6000, ("White", "F"): 6000, ("Asian", "M"): 1500, ("Asian", "F"): 1500}
+    frames = []
+    for (ethnicity, sex), n in cells.items():
+        label = (rng.random(n) < 0.2).astype(int)
+        score = np.where(label == 1, 0.5 + rng.random(n) * 0.5, rng.random(n) * 0.6)
+        if (ethnicity, sex) == ("Asian", "F"):
+            missed = (label == 1) & (rng.random(n) < miss_asian_girls)
+            score[missed] = rng.random(missed.sum()) * 0.4
+        frames.append(
+            pd.DataFrame(
+                {"score": score, "label": label, "ethnicity": ethnicity, "sex": sex, "send": "none"}
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _intersection_audit(frame: pd.DataFrame):
+    return audit(
+        frame,
+        score="score",
+        label="label",
+        groups=["ethnicity", "send", "sex"],
+        intersections=[("ethnicity", "send"), ("ethnicity", "sex")],
+        threshold=0.5,
+        n_boot=200,
+    )
+
+
+def test_the_assistive_gate_sees_a_group_missed_only_at_an_intersection():
+    result = _intersection_audit(_intersection_toy(0.5))
+    verdict = FairnessPolicy.assistive().verdict(result)
+    assert not verdict["passed"]
+    flagged = {(f["grouping"], f["group"]) for f in verdict["flags"]}
+    assert ("ethnicity × sex", "Asian × F") in flagged
+    assert any("ethnicity × sex = Asian × F" in r for r in verdict["reasons"])
+    # the same audit passes a policy that gates the columns alone: the board must choose
+    narrower = FairnessPolicy.assistive(intersections=[])
+    assert ("ethnicity × sex", "Asian × F") not in {
+        (f["grouping"], f["group"]) for f in narrower.verdict(result)["flags"]
+    }
+
+
+def test_an_intersection_cell_too_small_to_judge_is_said_not_failed():
+    frame = _intersection_toy(0.9)  # Asian girls missed, but only a few of them remain
+    asian_girls = frame[(frame["ethnicity"] == "Asian") & (frame["sex"] == "F")]
+    small = frame.drop(asian_girls.index[40:])  # about 8 with the outcome: too few
+    verdict = FairnessPolicy.assistive().verdict(_intersection_audit(small))
+    assert ("ethnicity × sex", "Asian × F") not in {
+        (f["grouping"], f["group"]) for f in verdict["flags"]
+    }
+    skipped = [s for s in verdict["not_checked"] if s.startswith("ethnicity × sex = Asian × F")]
+    assert skipped and all("not checked" in s for s in skipped)
+
+
+def test_a_policy_intersection_must_pair_its_group_columns():
+    with pytest.raises(ValueError, match="pairs of distinct group columns"):
+        FairnessPolicy(group_columns=["ethnicity"], intersections=[("ethnicity", "sex")])
+    assert FairnessPolicy.assistive(group_columns=["group"]).intersections == []
