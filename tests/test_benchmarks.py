@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from benchmarks.__main__ import run_stage, speedup, where_serving_time_goes
+from benchmarks.__main__ import run_stage, speedup, stage_checks, where_serving_time_goes
 
 
 def test_a_stage_is_timed_whole_even_when_its_code_uses_the_timers_names(tmp_path):
@@ -24,7 +24,7 @@ def test_a_stage_is_timed_whole_even_when_its_code_uses_the_timers_names(tmp_pat
         '"reference": "y", "reference_value": 6.0}]\')\n'
         f"open(r'{span}', 'w').write(json.dumps([first, time.perf_counter()]))\n"
     )
-    seconds, peak, note, rows = run_stage(code)
+    seconds, peak, note, rows, checks = run_stage(code)
     first, last = json.loads(span.read_text())
     assert seconds >= last - first
     assert peak > 0
@@ -32,6 +32,28 @@ def test_a_stage_is_timed_whole_even_when_its_code_uses_the_timers_names(tmp_pat
     assert rows == [
         {"what": "x", "value": 2.0, "unit": "s", "reference": "y", "reference_value": 6.0}
     ]
+    assert checks == []
+
+
+def test_every_target_is_judged_and_a_ratio_target_reads_the_speedup():
+    compared = [
+        {"what": "p50", "value": 12.0, "unit": "ms", "target": "< 10 ms"}
+        | {"check": {"op": "<", "bound": 10.0, "timing": True}},
+        {"what": "fast", "value": 2.0, "unit": "s", "reference_value": 30.0, "target": ">= 10x"}
+        | {"check": {"op": ">=", "bound": 10.0, "on": "ratio", "timing": True}},
+        {"what": "no target", "value": 1.0, "unit": "s"},
+    ]
+    quality = [{"what": "ECE", "value": 0.03, "unit": "", "target": "< 0.02", "op": "<"}]
+    quality[0]["bound"] = 0.02
+    judged = stage_checks("train", 150.0, compared, quality)
+    met = {c["what"]: (c["met"], c["timing"]) for c in judged}
+    assert met == {
+        "stage time": (False, True),
+        "p50": (False, True),
+        "fast": (True, True),
+        "ECE": (False, False),
+    }
+    assert next(c for c in judged if c["what"] == "fast")["value"] == 15.0
 
 
 def test_ratios_read_the_right_way_for_times_and_rates():

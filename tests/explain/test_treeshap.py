@@ -17,7 +17,7 @@ from explain.treeshap import ZERO_THRESHOLD, FastTreeShap, UnsupportedModelError
 from training.config import load_training_settings
 from training.model import fit_booster
 
-TOLERANCE = 1e-6
+TOLERANCE = 1e-12
 N_FEATURES = 7
 CONSTANT, UNUSED = 5, 6
 """Columns no tree can split on: one constant, one entirely missing."""
