@@ -205,6 +205,7 @@ def train_challenger(home: Home, model: str, *, seed: int) -> str:
 
     table = pd.read_parquet(home.features)
     settings = load_training_settings().model_copy(update={"bootstrap": 20, "seed": seed})
+    settings = settings.registering_when_worse()  # 2,500 children: see training.demo
     try:
         (result,) = train_and_register(table, [model], settings, _tracking(home))
     finally:

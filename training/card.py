@@ -56,6 +56,7 @@ def model_card(
     bands: dict[str, dict[str, str]] | None = None,
     comparisons: dict[str, dict[str, str]] | None = None,
     headline: str = "ROC AUC",
+    registration: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The model card's facts, by Mitchell et al.'s sections."""
     return {
@@ -94,6 +95,7 @@ def model_card(
         "training_data": data["train"],
         "quantitative_analyses": metrics,
         "comparisons": comparisons or {},
+        "registration": registration,
         "by_age_band": bands or {},
         "features": features,
         "sensitive_features": sensitive,
@@ -175,6 +177,8 @@ def render_markdown(card: dict[str, Any]) -> str:
                 [["ages", *columns]] + [[b, *[v[c] for c in columns]] for b, v in bands.items()]
             ),
         ]
+    if card.get("registration"):
+        lines += ["", "### Registration", card["registration"]["reason"]]
     lines += [
         "",
         "## Sensitive features used, and why",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,6 +57,16 @@ class FeatureSetSettings(BaseModel):
         ]
 
 
+class RegistrationSettings(BaseModel):
+    """When a trained model is registered: only if, on the validation data, its headline AUC
+    is at least its best baseline's minus ``margin``. ``when_worse: register`` registers it
+    anyway (the card and the run record that it was worse); the default refuses."""
+
+    model_config = ConfigDict(extra="forbid")
+    margin: float = Field(0.02, ge=0, le=0.5)
+    when_worse: Literal["refuse", "register"] = "refuse"
+
+
 class TrainingSettings(BaseModel):
     """Everything `lantern train` needs besides the data."""
 
@@ -66,6 +77,14 @@ class TrainingSettings(BaseModel):
     test_child_share: float = Field(0.3, gt=0, lt=1)
     lightgbm: LightGBMSettings = Field(default_factory=LightGBMSettings)
     features: FeatureSetSettings = Field(default_factory=FeatureSetSettings)
+    registration: RegistrationSettings = Field(default_factory=RegistrationSettings)
+
+    def registering_when_worse(self) -> TrainingSettings:
+        """These settings, registering a model even when it ranks the validation data worse
+        than a baseline: for demonstrations and tests on small synthetic partnerships, where
+        the model cannot reliably beat the checklist (each card says it was worse)."""
+        registration = self.registration.model_copy(update={"when_worse": "register"})
+        return self.model_copy(update={"registration": registration})
 
 
 def load_training_settings(path: Path | None = None) -> TrainingSettings:

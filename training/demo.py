@@ -21,10 +21,12 @@ def train_and_promote(
 ) -> None:
     """Train every outcome's model on ``table``, register them and force them to champion.
 
-    For a local service on synthetic data (tests, benchmarks, demos): the promotion is forced
-    with ``reason``, skipping the fairness audit, and the tag says so.
+    For a local service on synthetic data (tests, benchmarks, demos): a model worse than its
+    baselines is registered all the same (its card says so), and the promotion is forced with
+    ``reason``, skipping the fairness audit, and the tag says so.
     """
     settings = load_training_settings().model_copy(update={"bootstrap": bootstrap, "seed": seed})
+    settings = settings.registering_when_worse()  # a demonstration: see the docstring
     results = train_and_register(table, list(load_outcomes().root), settings, tracking)
     for result in results:
         promote(

@@ -29,10 +29,17 @@ from models.tracking import (
     register_challenger,
 )
 from training.card import model_card, render_markdown
+from training.choice import RegistrationChoice, choose
 from training.config import TrainingSettings
-from training.evaluation import BASELINE_NAMES, Evaluation, evaluate_all
+from training.evaluation import (
+    AGE_COLUMN,
+    BASELINE_NAMES,
+    Evaluation,
+    baseline_scores,
+    evaluate_all,
+)
 from training.intervals import MetricSummary
-from training.model import fit_booster, fit_platt
+from training.model import fit_booster, fit_platt, has_splits
 from training.pseudonyms import new_run_key, pseudonymised
 from training.reliability import reliability_plot, reliability_table
 from training.split import TemporalSplit, temporal_split
@@ -57,6 +64,7 @@ class TrainResult:
     run_id: str | None = None
     version: str | None = None
     notes: list[str] = field(default_factory=list)
+    choice: RegistrationChoice | None = None
 
     def summary_row(self) -> dict[str, str]:
         """One line of the quickstart's summary table: the headline with its interval, the
@@ -157,7 +165,30 @@ def train_outcome(
         ground_truth if oracle_applies else None,
         definition,
     )
-    return TrainResult(outcome=outcome, model=model, split=split, evaluation=evaluation)
+    result = TrainResult(outcome=outcome, model=model, split=split, evaluation=evaluation)
+    result.choice = registration_choice(table, split, model, outcome, settings)
+    return result
+
+
+def registration_choice(
+    table: pd.DataFrame,
+    split: TemporalSplit,
+    model: ScoringModel,
+    outcome: str,
+    settings: TrainingSettings,
+) -> RegistrationChoice:
+    """Whether the model may be registered: compared with its baselines on the validation
+    rows (:func:`training.choice.choose`)."""
+    rows = split.validation
+    validation = table.iloc[rows]
+    return choose(
+        table[label_column(outcome)].to_numpy()[rows].astype(int),
+        model.predict_proba(as_matrix(validation, model.features)),
+        baseline_scores(table, split, rows, model.features, outcome, settings.seed),
+        settings.registration,
+        ages=validation[AGE_COLUMN].to_numpy(dtype=float) if AGE_COLUMN in validation else None,
+        constant=not has_splits(model.booster),
+    )
 
 
 def data_summary(
@@ -287,6 +318,12 @@ def log_and_register(
             example = table.iloc[result.split.test[:5]][result.model.features].astype(float)
             info = log_scoring_model(result.model, folder, example)
         result.run_id = run.info.run_id
+        if result.choice is not None:
+            mlflow.set_tag("lantern.registration", result.choice.reason)
+            mlflow.log_dict(result.choice.to_dict(), "registration/choice.json")
+            if not result.choice.register:
+                result.notes.append(result.choice.reason)
+                register = False
         if register:
             version = register_challenger(
                 info.model_uri,
@@ -383,6 +420,7 @@ def _write_artifacts(
             for name, d in result.evaluation.comparisons.items()
         },
         headline=HEADLINE_LABEL[result.evaluation.headline].removesuffix(" (95% CI)"),
+        registration=result.choice.to_dict() if result.choice else None,
         features=summary["features"],
         sensitive={
             n: j for n, j in settings.features.sensitive.items() if n in result.model.features

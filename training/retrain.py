@@ -214,6 +214,8 @@ def retrain_quarter(
     )
     reports = {}
     for result in results:
+        if result.choice is not None and not result.choice.register:
+            continue  # no new challenger: there is nothing to compare (result.notes say why)
         report = quarter_report(result.outcome, tracking)
         report.training = result
         log_report(report, tracking)

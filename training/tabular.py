@@ -19,9 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.scoring import ScoringModel
 from models.tracking import TrackingSettings
+from training.choice import RegistrationChoice, choose
 from training.config import TrainingSettings
 from training.intervals import MetricSummary, evaluate, paired_difference
-from training.model import fit_booster, fit_platt
+from training.model import fit_booster, fit_platt, has_splits
 
 
 class TabularConfig(BaseModel):
@@ -135,6 +136,7 @@ class TabularResult:
     test: pd.DataFrame
     run_id: str | None = None
     version: str | None = None
+    choice: RegistrationChoice | None = None
 
     def summary_row(self) -> dict[str, str]:
         """One line of the summary table."""
@@ -216,7 +218,60 @@ def fit_tabular(config: TabularConfig, settings: TrainingSettings) -> TabularRes
     }
     for k, s in scores.items():
         test[f"score_{k}"] = s
-    return TabularResult(config, model, metrics, accuracy, test)
+    choice = registration_choice(X, y, booster, config, settings)
+    return TabularResult(config, model, metrics, accuracy, test, choice=choice)
+
+
+CROSS_VALIDATE_BELOW = 5_000
+"""Training and validation rows below which the registration choice is cross-validated: a
+validation part of a few dozen rows cannot tell a model from a baseline."""
+
+
+def registration_choice(X, y, booster, config: TabularConfig, settings) -> RegistrationChoice:
+    """Compare the model with a logistic regression on rows it was not fitted on: the
+    validation part, or (small tables) 5-fold cross-validation over training and validation
+    rows with the model's own number of trees (:func:`training.choice.choose`)."""
+    from training.baselines import logistic_baseline
+
+    constant = not has_splits(booster)
+    X_all = np.vstack([X["train"], X["validation"]])
+    y_all = np.concatenate([y["train"], y["validation"]])
+    if len(y_all) >= CROSS_VALIDATE_BELOW:
+        logistic = logistic_baseline(seed=settings.seed).fit(
+            pd.DataFrame(X["train"], columns=config.features), y["train"]
+        )
+        validation = pd.DataFrame(X["validation"], columns=config.features)
+        return choose(
+            y["validation"],
+            booster.predict(X["validation"]),
+            {"logistic": logistic.predict_proba(validation)[:, 1]},
+            settings.registration,
+            constant=constant,
+        )
+    from sklearn.model_selection import StratifiedKFold
+
+    ours, theirs = np.zeros(len(y_all)), np.zeros(len(y_all))
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=settings.seed)
+    for fit_rows, held in folds.split(X_all, y_all):
+        fitted = fit_booster(
+            X_all[fit_rows], y_all[fit_rows], None, None, settings.lightgbm,
+            features=config.features, seed=settings.seed, rounds=booster.num_trees(),
+        )  # fmt: skip
+        ours[held] = fitted.predict(X_all[held], raw_score=True)
+        logistic = logistic_baseline(seed=settings.seed).fit(
+            pd.DataFrame(X_all[fit_rows], columns=config.features), y_all[fit_rows]
+        )
+        theirs[held] = logistic.predict_proba(pd.DataFrame(X_all[held], columns=config.features))[
+            :, 1
+        ]
+    return choose(
+        y_all,
+        ours,
+        {"logistic": theirs},
+        settings.registration,
+        constant=constant,
+        where="in 5-fold cross-validation over the training and validation rows,",
+    )
 
 
 def train_tabular(
@@ -225,7 +280,8 @@ def train_tabular(
     tracking: TrackingSettings,
     register: bool = True,
 ) -> TabularResult:
-    """Fit, evaluate, log to MLflow and register as challenger (see :func:`fit_tabular`)."""
+    """Fit, evaluate, log to MLflow and register as challenger (see :func:`fit_tabular`),
+    unless the registration choice refuses the model (``result.choice`` says why)."""
     import tempfile
 
     import mlflow
@@ -254,7 +310,9 @@ def train_tabular(
             mlflow.log_artifact(str(path), "evaluation")
             info = log_scoring_model(result.model, Path(tmp))
         result.run_id = run.info.run_id
-        if register:
+        mlflow.set_tag("lantern.registration", result.choice.reason)
+        mlflow.log_dict(result.choice.to_dict(), "registration/choice.json")
+        if register and result.choice.register:
             version = register_challenger(
                 info.model_uri,
                 config.name,

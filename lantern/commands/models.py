@@ -87,7 +87,7 @@ def _print_report(report) -> None:
     )
     for column in ("metric", "challenger", "champion"):
         table.add_column(column)
-    for metric in ("auc", "average_precision", "brier", "ece", "precision_at_k"):
+    for metric in ("auc_within_age", "auc", "average_precision", "brier", "ece", "precision_at_k"):
         champion = f"{c.champion[metric]:.4f}" if c.champion else "-"
         table.add_row(metric, f"{c.challenger[metric]:.4f}", champion)
     console.print(table)

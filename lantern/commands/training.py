@@ -88,6 +88,9 @@ def train(
 
         result = train_tabular(load_tabular_config(tabular), settings, tracking)
         _print_summary([result], time.perf_counter() - started)
+        console.print(f"{result.config.name}: {result.choice.reason}")
+        if not result.choice.register:
+            raise typer.Exit(code=1)
         return
     if data is None and features is None:
         console.print("[red]give a partnership folder, --features FILE, or --tabular CONFIG[/]")
@@ -133,6 +136,13 @@ def train(
     for r in results:
         log_datasheet(r.run_id, tracking, facts)
     console.print("  datasheet logged to each run (datasheet/)")
+    refused = [r.outcome for r in results if r.choice is not None and not r.choice.register]
+    if refused:
+        console.print(
+            f"[red]not registered: {', '.join(refused)}[/] (the runs are logged; see "
+            "`registration/choice.json` in each)"
+        )
+        raise typer.Exit(code=1)
 
 
 def _cluster(engine: Engine, scheduler: str | None):
@@ -162,14 +172,14 @@ def _build_features(data: Path, definitions, client=None):
 
 def _print_summary(results: list, seconds: float) -> None:
     """The results' headline table, then each comparison with a baseline."""
-    _print_table(
-        f"Trained and registered as challenger ({seconds:.0f} s)",
-        [r.summary_row() for r in results],
-    )
+    registered = all(r.choice is None or r.choice.register for r in results)
+    title = "Trained and registered as challenger" if registered else "Trained (see below)"
+    _print_table(f"{title} ({seconds:.0f} s)", [r.summary_row() for r in results])
     comparisons = [row for r in results for row in r.comparison_rows()]
     if comparisons:
-        headline = results[0].evaluation.headline.replace("auc_within_age", "AUC within age")
-        _print_table(f"Paired differences on the headline ({headline}), same children", comparisons)
+        evaluation = getattr(results[0], "evaluation", None)
+        headline = "AUC within age" if evaluation and evaluation.headline != "auc" else "AUC"
+        _print_table(f"Paired differences on the headline ({headline}), same rows", comparisons)
 
 
 def _print_table(title: str, rows: list[dict[str, str]]) -> None:

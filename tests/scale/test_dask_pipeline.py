@@ -56,7 +56,7 @@ def client():
 
 @pytest.fixture(scope="module")
 def settings():
-    return load_training_settings().model_copy(update={"bootstrap": 20})
+    return load_training_settings().model_copy(update={"bootstrap": 20}).registering_when_worse()
 
 
 def by_keys(frame: pd.DataFrame) -> pd.DataFrame:
@@ -217,7 +217,9 @@ def test_cli_features_and_train_on_dask(client, partnership_folder, feature_tabl
     assert f"wrote {len(feature_table):,} rows" in built.stdout
     pd.testing.assert_frame_equal(pd.read_parquet(out), feature_table)
     fast = tmp_path / "fast.yaml"
-    fast.write_text(yaml.safe_dump({**yaml.safe_load(DEFAULT_CONFIG.read_text()), "bootstrap": 20}))
+    settings = {**yaml.safe_load(DEFAULT_CONFIG.read_text()), "bootstrap": 20}
+    settings["registration"] = {**settings["registration"], "when_worse": "register"}
+    fast.write_text(yaml.safe_dump(settings))
     trained = lantern(
         tmp_path, "train", str(partnership_folder), "--features", str(out), "--config", str(fast),
         "--model", "serious_violence", "--engine", "dask", "--scheduler", address,

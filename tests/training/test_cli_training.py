@@ -139,9 +139,11 @@ def gate_line(output: str, gate: str) -> str:
 
 
 def write_settings(path: Path, **changes) -> Path:
-    """The package's training settings with 20 bootstrap replicates and ``changes``."""
+    """The package's training settings with 20 bootstrap replicates and ``changes``,
+    registering a model worse than a baseline (2,500 children cannot show it is better)."""
     settings = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    settings.update({"bootstrap": 20, **changes})
+    registration = {**settings["registration"], "when_worse": "register"}
+    settings.update({"bootstrap": 20, "registration": registration, **changes})
     path.write_text(yaml.safe_dump(settings))
     return path
 
