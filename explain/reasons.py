@@ -217,10 +217,13 @@ def explain_row(
         elif abs(weight) > threshold:
             reasons.append(_reason(spec, value, weight, total))
     reasons.sort(key=lambda r: (-abs(r.weight), r.feature))
-    records = [i for i, spec in enumerate(specs) if not spec.context]
-    agencies = agency_weights(
-        [specs[i].agency for i in records], weights[records], threshold=threshold
-    )
+    if context:  # age is not an agency's record
+        records = [i for i, spec in enumerate(specs) if not spec.context]
+        agencies = agency_weights(
+            [specs[i].agency for i in records], weights[records], threshold=threshold
+        )
+    else:
+        agencies = agency_weights([spec.agency for spec in specs], weights, threshold=threshold)
     base = model.slope * contributions[-1] + model.intercept
     return Explanation(
         concerns=[r for r in reasons if r.weight > 0][:top_n],

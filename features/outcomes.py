@@ -90,8 +90,9 @@ class Outcome(BaseModel):
     def possible_at(self, age: float) -> tuple[list[str], list[str]]:
         """The labels of the age-limited components possible and not possible at ``age``."""
         limited = [c for c in self.any_of if c.ages is not None]
-        possible = [c.label or c.table for c in limited if c.eligible(np.array([age]))[0]]
-        other = [c.label or c.table for c in limited if not c.eligible(np.array([age]))[0]]
+        inside = [c.ages[0] <= age <= c.ages[1] for c in limited]
+        possible = [c.label or c.table for c, ok in zip(limited, inside, strict=True) if ok]
+        other = [c.label or c.table for c, ok in zip(limited, inside, strict=True) if not ok]
         return possible, other
 
 
