@@ -101,13 +101,17 @@ def labelled_truth(
     """Every labelled row of ``table`` the ground truth covers, with its true outcome.
 
     The rows, at every snapshot date that is one of the generator's anchor dates, carry the
-    keys, the audit columns, the recorded label and ``true_label``; None without ground truth.
+    keys, the audit columns, age, the recorded label and ``true_label``; None without ground
+    truth.
     """
     column = f"y_true_{outcome}"
     if ground_truth is None or column not in ground_truth:
         return None
     label = label_column(outcome)
-    rows = table.loc[table[label].notna(), ["child_id", "snapshot_date", *AUDIT_COLUMNS, label]]
+    ages = [AGE_COLUMN] if AGE_COLUMN in table else []  # for the audit's age bands
+    rows = table.loc[
+        table[label].notna(), ["child_id", "snapshot_date", *AUDIT_COLUMNS, *ages, label]
+    ]
     truth = ground_truth[["child_id", "anchor_date", column]].rename(
         columns={"anchor_date": "snapshot_date", column: "true_label"}
     )

@@ -1,7 +1,8 @@
 """Audit a registered model for disproportionality: ``lantern audit --model M``.
 
 The audit reads the version's own test rows (held-out children at the test date), flags the
-team's capacity (the top 2%), audits by ethnicity, SEND and sex and their intersections, puts
+team's capacity (the top 2%), audits by ethnicity, SEND and sex and their intersections (and
+by age band, reported but not gated), puts
 the indicator-count rule beside it, and, on synthetic data, the true outcomes beside the
 recorded ones, with the recording disparity measured on every labelled child-snapshot the run
 logged (it reads no score, and the test rows alone are too few to see a 1.5-fold disparity for a
@@ -17,10 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from features.build import label_column
 from features.outcomes import load_outcomes
+from features.populations import age_bands
 from models.artifacts import FAIRNESS_ARTIFACT, FAIRNESS_REPORT_JSON
 from models.tracking import CHALLENGER, TrackingSettings, get_alias, load_run_artifact_json
 from models.versions import find_version, logged_label_rows, logged_test_rows
@@ -28,6 +31,17 @@ from training.pseudonyms import ROW_KEY
 
 GROUPS = ["ethnicity", "send", "sex"]
 INTERSECTIONS = [("ethnicity", "send"), ("ethnicity", "sex")]
+AGE_BAND = "age_band"
+"""Also audited where the rows carry ages: the age band (10-13, 14-15, 16-17). Reported for
+the board, not gated by the default policy: the outcomes differ by age by definition."""
+
+
+def with_age_band(rows: pd.DataFrame | None) -> pd.DataFrame | None:
+    """``rows`` with an ``age_band`` column from ``age_years``, where they have one."""
+    if rows is None or "age_years" not in rows:
+        return rows
+    bands = age_bands(rows["age_years"].to_numpy(dtype=float))
+    return rows.assign(**{AGE_BAND: np.where(bands == "", "other ages", bands)})
 
 
 @dataclass
@@ -67,11 +81,13 @@ def audit_test_rows(
     """
     from fairness import audit
 
+    rows = with_age_band(rows)
+    banded = AGE_BAND in rows and (recording_rows is None or "age_years" in recording_rows)
     return audit(
         rows,
         score="score_lantern",
         label=label_column(name),
-        groups=GROUPS,
+        groups=GROUPS + [AGE_BAND] if banded else GROUPS,
         top_k=top_k_share,
         true_label="true_label" if "true_label" in rows else None,
         baseline="score_indicator_count" if "score_indicator_count" in rows else None,
@@ -79,7 +95,7 @@ def audit_test_rows(
         n_boot=n_boot,
         seed=seed,
         cluster=ROW_KEY if ROW_KEY in rows else "child_id",
-        recording_rows=recording_rows,
+        recording_rows=with_age_band(recording_rows) if banded else recording_rows,
     )
 
 

@@ -29,7 +29,7 @@ from models.tracking import get_alias, load_run_artifact_json
 from models.versions import find_version, load_version
 from training.config import FeatureSetSettings
 from training.metrics import METRICS
-from training.pipeline import log_and_register, train_outcome
+from training.pipeline import log_and_register, scored_test_rows, train_outcome
 
 OUTCOMES = ("exclusion_neet", "serious_violence")
 SENSITIVE = sorted(name for name, spec in default_registry().items() if spec.sensitive)
@@ -458,3 +458,24 @@ def test_the_model_store_holds_no_childs_id(logged, feature_table):
             found[str(path.relative_to(root))] = hits & ids
     assert found == {}, f"children's ids in the model store: {found}"
     assert any(root.rglob("test_rows.parquet")), "the search reached the logged rows"
+
+
+def test_the_audit_reports_age_bands_and_the_gate_does_not_judge_them(trained, feature_table):
+    from fairness import FairnessPolicy
+    from training.fairness_audit import audit_test_rows
+
+    result = trained["exclusion_neet"]
+    audited = audit_test_rows(
+        scored_test_rows(feature_table, result),
+        "exclusion_neet",
+        recording_rows=result.evaluation.label_rows,
+        n_boot=30,
+    )
+    bands = audited.grouping("age_band")
+    assert {g for g in audited.groups.loc[audited.groups["grouping"] == "age_band", "group"]} == {
+        "10-13",
+        "14-15",
+        "16-17",
+    }
+    assert bands.reference == "10-13"  # the largest band
+    assert "age_band" not in FairnessPolicy.assistive().groupings()
