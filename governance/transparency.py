@@ -16,6 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from governance.alternatives import alternatives_considered, measured
 from governance.datasheet import markdown_fields
 from governance.partnership import PartnershipSettings, supplied
 from models.artifacts import RECORD_JSON, RECORD_MD
@@ -116,108 +117,7 @@ PARTNERSHIP_FIELDS = (
 )
 """The partnership's fields a record shows."""
 
-ALTERNATIVES = {
-    "indicator_count": (
-        "Indicator-count rule",
-        "One point per risk indicator on record, highest counts first, as checklist tools "
-        "such as RONI do; nothing is learned from data.",
-    ),
-    "age_only": (
-        "Age alone",
-        "The rate of the outcome among children of the same age: what a list by age would "
-        "find, which a model of the records must beat before its reasons mean anything.",
-    ),
-    "logistic": (
-        "Logistic regression",
-        "A linear model of the same features: simpler, and each weight can be read directly.",
-    ),
-}
-"""The alternatives every training run evaluates beside Lantern's model (metric prefixes)."""
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def _measured(metrics: Mapping[str, float], key: str) -> str:
-    """``"0.812 (0.790-0.833)"`` from a run's metrics, or says it was not measured."""
-    if key not in metrics:
-        return "not measured in this run"
-    low, high = metrics.get(f"{key}_low"), metrics.get(f"{key}_high")
-    interval = f" ({low:.3f}-{high:.3f})" if low is not None and high is not None else ""
-    return f"{metrics[key]:.3f}{interval}"
-
-
-HEADLINES = {"auc_within_age": "AUC within each year of age", "auc": "test AUC"}
-
-
-def _headline(metrics: Mapping[str, float]) -> str:
-    """The run's headline metric: within age where it was measured, else the plain AUC."""
-    return "auc_within_age" if "auc_within_age" in metrics else "auc"
-
-
-def _verdict(metrics: Mapping[str, float], prefix: str) -> str:
-    """Lantern against one alternative, from the run's paired difference on the headline."""
-    key = _headline(metrics)
-    difference = f"vs.{prefix}.{key}"
-    if difference not in metrics:
-        return "Not compared on the same children in this run: retrain to compare."
-    point, low, high = (metrics.get(difference + part) for part in ("", "_low", "_high"))
-    if low is None or high is None:
-        return "Not compared on the same children in this run: retrain to compare."
-    measured = (
-        f"Lantern minus {ALTERNATIVES[prefix][0].lower()}: {point:+.3f} "
-        f"(95% CI {low:+.3f} to {high:+.3f}) in {HEADLINES[key]}, on the same children."
-    )
-    if low > 0:
-        return f"Lantern is higher. {measured}"
-    if high < 0:
-        return f"Lantern is lower. {measured}"
-    return (
-        f"The difference is within noise: {measured} The simpler option is a real choice "
-        "(training config)."
-    )
-
-
-def _alternatives(metrics: Mapping[str, float], top_k: str) -> list[dict[str, str]]:
-    rows = []
-    headline = _headline(metrics)
-    for prefix, (name, what) in ALTERNATIVES.items():
-        rows.append(
-            {
-                "option": name,
-                "what it is": what,
-                HEADLINES[headline]: _measured(metrics, f"{prefix}.{headline}"),
-                "test AUC": _measured(metrics, f"{prefix}.auc"),
-                f"precision at top {top_k}": _measured(metrics, f"{prefix}.precision_at_k"),
-                f"recall at top {top_k}": _measured(metrics, f"{prefix}.recall_at_k"),
-                "compared with Lantern": _verdict(metrics, prefix),
-            }
-        )
-    rows.append(
-        {
-            "option": "Lantern (LightGBM, calibrated)",
-            "what it is": "The model this record describes.",
-            HEADLINES[headline]: _measured(metrics, headline),
-            "test AUC": _measured(metrics, "auc"),
-            f"precision at top {top_k}": _measured(metrics, "precision_at_k"),
-            f"recall at top {top_k}": _measured(metrics, "recall_at_k"),
-            "compared with Lantern": "-",
-        }
-    )
-    if "oracle.auc" in metrics:
-        rows.append(
-            {
-                "option": "Oracle (synthetic data only)",
-                "what it is": "The generator's own probabilities: the best any model of these "
-                "records could do. A ceiling, not an option.",
-                HEADLINES[headline]: _measured(metrics, f"oracle.{headline}"),
-                "test AUC": _measured(metrics, "oracle.auc"),
-                f"precision at top {top_k}": _measured(metrics, "oracle.precision_at_k"),
-                f"recall at top {top_k}": _measured(metrics, "oracle.recall_at_k"),
-                "compared with Lantern": "-",
-            }
-        )
-    return rows
 
 
 def _fields(features: list[dict[str, Any]], registry: Mapping[str, FeatureSpec]):
@@ -288,8 +188,8 @@ def _owner(p: PartnershipSettings) -> dict[str, Any]:
 
 def _description(card, metrics, p, top_k: str, n_features: int) -> dict[str, Any]:
     d = card["model_details"]
-    precision = _measured(metrics, "precision_at_k")
-    rule = _measured(metrics, "indicator_count.precision_at_k")
+    precision = measured(metrics, "precision_at_k")
+    rule = measured(metrics, "indicator_count.precision_at_k")
     return {
         "detailed_description": f"{d['type']}, trained on {n_features} features from the "
         f"partnership's records ({', '.join(card['factors']['instrumentation'])}). For each "
@@ -303,7 +203,7 @@ def _description(card, metrics, p, top_k: str, n_features: int) -> dict[str, Any
         f"of children by score, the share who had the recorded outcome was {precision}; for the "
         f"indicator-count rule it was {rule}.",
         "previous_process": supplied(p, "previous_process"),
-        "alternatives_considered": _alternatives(metrics, top_k),
+        "alternatives_considered": alternatives_considered(metrics, top_k),
     }
 
 
