@@ -180,8 +180,8 @@ def side_by_side(row: dict) -> dict:
         check = row.get("check")
         target = row.get("target", "")
         if check and not target:
-            target = f"{'' if check.get('on') == 'ratio' else check['op'] + ' '}{check['bound']:g}"
-            target = f">= {check['bound']:g}x faster" if check.get("on") == "ratio" else target
+            ratio = check.get("on") == "ratio"
+            target = f"{check['op']} {check['bound']:g}" + ("x faster" if ratio else "")
         row = {
             "what": what,
             "value": row["seconds"],

@@ -15,13 +15,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from training.config import RegistrationSettings
+from training.evaluation import BASELINE_NAMES
 from training.metrics import point_metrics
-
-NAMES = {
-    "indicator_count": "the indicator-count checklist",
-    "age_only": "age alone",
-    "logistic": "logistic regression",
-}
 
 
 @dataclass(frozen=True)
@@ -107,38 +102,39 @@ def choose(
     best = max(measured, key=measured.get) if measured else None
     theirs = measured[best] if best else math.nan
     label = "AUC within age" if metric == "auc_within_age" else "AUC"
+    margin = settings.margin
+
+    def decided(register: bool, worse: bool, reason: str) -> RegistrationChoice:
+        return RegistrationChoice(register, worse, metric, ours, best, theirs, margin, reason)
+
     if constant:
-        return RegistrationChoice(
+        return decided(
             False,
             True,
-            metric,
-            ours,
-            best,
-            theirs,
-            settings.margin,
             "NOT registered: every tree is a single leaf, so the model scores everyone alike "
             "(too few rows for the tree settings, or no feature that separates the outcome)",
         )
     if best is None or not math.isfinite(ours):
-        return RegistrationChoice(
-            True, False, metric, ours, best, theirs, settings.margin,
+        return decided(
+            True,
+            False,
             f"registered: {where} the baselines could not be ranked ({label} undefined)",
-        )  # fmt: skip
-    compared = f"{where} its {label} is {ours:.3f}, {NAMES.get(best, best)}'s {theirs:.3f}"
-    if ours >= theirs - settings.margin:
-        return RegistrationChoice(
-            True, False, metric, ours, best, theirs, settings.margin,
-            f"registered: {compared} (within the {settings.margin:.2f} allowed, or better)",
-        )  # fmt: skip
-    if settings.when_worse == "register":
-        reason = (
-            f"registered although worse: {compared}, more than the {settings.margin:.2f} "
-            "allowed below it (registration.when_worse: register)"
         )
-        return RegistrationChoice(True, True, metric, ours, best, theirs, settings.margin, reason)
-    return RegistrationChoice(
-        False, True, metric, ours, best, theirs, settings.margin,
-        f"NOT registered: {compared}, more than the {settings.margin:.2f} allowed below it. "
-        f"The simpler model ranks these children better: use it, or set registration."
-        "when_worse: register in the training config to register this one anyway",
-    )  # fmt: skip
+    name = BASELINE_NAMES.get(best, best)
+    compared = f"{where} its {label} is {ours:.3f} against {theirs:.3f} for {name}"
+    if ours >= theirs - margin:
+        return decided(
+            True, False, f"registered: {compared} (within the {margin:.2f} allowed, or better)"
+        )
+    below = f"{compared}, more than the {margin:.2f} allowed below it"
+    if settings.when_worse == "register":
+        return decided(
+            True, True, f"registered although worse: {below} (registration.when_worse: register)"
+        )
+    return decided(
+        False,
+        True,
+        f"NOT registered: {below}. The simpler model ranks these children better: use it, or "
+        "set registration.when_worse: register in the training config to register this one "
+        "anyway",
+    )

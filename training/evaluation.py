@@ -127,28 +127,39 @@ def eligible_rows(table: pd.DataFrame, rows: np.ndarray, definition: Outcome | N
     return rows[definition.eligible(table[AGE_COLUMN].to_numpy(dtype=float)[rows])]
 
 
-def baseline_scores(
-    table: pd.DataFrame,
-    split: TemporalSplit,
-    rows: np.ndarray,
-    features: list[str],
-    outcome: str,
-    seed: int,
-) -> dict[str, np.ndarray]:
-    """The baselines' scores on ``rows``, each fitted (where it learns) on the training rows."""
-    label = label_column(outcome)
-    y_train = table[label].to_numpy()[split.train].astype(int)
-    logistic = logistic_baseline(seed=seed)
-    logistic.fit(table.iloc[split.train][features], y_train)
-    test = table.iloc[rows]
-    scores = {
-        "indicator_count": default_rule(outcome).score(test),
-        "logistic": logistic.predict_proba(test[features])[:, 1],
-    }
+@dataclass
+class Baselines:
+    """The baselines of one outcome, each fitted (where it learns) once on the training rows,
+    to score the validation rows (the registration choice) and the test rows alike."""
+
+    features: list[str]
+    rule: object
+    logistic: object
+    age_rate: AgeRate | None
+
+    def score(self, table: pd.DataFrame, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Each baseline's scores on ``rows``, in :data:`BASELINES` order."""
+        part = table.iloc[rows]
+        scores = {
+            "indicator_count": self.rule.score(part),
+            "logistic": self.logistic.predict_proba(part[self.features])[:, 1],
+        }
+        if self.age_rate is not None:
+            scores["age_only"] = self.age_rate.score(part[AGE_COLUMN].to_numpy(dtype=float))
+        return {name: scores[name] for name in BASELINES if name in scores}
+
+
+def fit_baselines(
+    table: pd.DataFrame, split: TemporalSplit, features: list[str], outcome: str, seed: int
+) -> Baselines:
+    """Fit the baselines on the training rows of ``table``."""
+    y_train = table[label_column(outcome)].to_numpy()[split.train].astype(int)
+    logistic = logistic_baseline(seed=seed).fit(table.iloc[split.train][features], y_train)
+    age_rate = None
     if AGE_COLUMN in table:
-        ages = table[AGE_COLUMN].to_numpy(dtype=float)
-        scores["age_only"] = AgeRate().fit(ages[split.train], y_train).score(ages[rows])
-    return {name: scores[name] for name in BASELINES if name in scores}
+        ages = table[AGE_COLUMN].to_numpy(dtype=float)[split.train]
+        age_rate = AgeRate().fit(ages, y_train)
+    return Baselines(features, default_rule(outcome), logistic, age_rate)
 
 
 def evaluate_all(
@@ -159,16 +170,20 @@ def evaluate_all(
     settings: TrainingSettings,
     ground_truth: pd.DataFrame | None,
     definition: Outcome | None = None,
+    baselines: Baselines | None = None,
 ) -> Evaluation:
-    """Score the eligible test rows with the model, the baselines and the oracle; measure
-    each overall and by age band, and compare each with the model on the same replicates."""
+    """Score the eligible test rows with the model, the baselines (fitted here unless
+    given) and the oracle; measure each overall and by age band, and compare each with the
+    model on the same replicates."""
+    if baselines is None:
+        baselines = fit_baselines(table, split, model.features, outcome, settings.seed)
     rows = eligible_rows(table, split.test, definition)
     test = table.iloc[rows]
     y = table[label_column(outcome)].to_numpy()[rows].astype(int)
     ages = test[AGE_COLUMN].to_numpy(dtype=float) if AGE_COLUMN in test else None
     scores = {
         "lantern": model.predict_proba(as_matrix(test, model.features)),
-        **baseline_scores(table, split, rows, model.features, outcome, settings.seed),
+        **baselines.score(table, rows),
     }
     truth = ground_truth_for(test, ground_truth, outcome, split.test_date)
     if truth is not None:

@@ -34,9 +34,10 @@ from training.config import TrainingSettings
 from training.evaluation import (
     AGE_COLUMN,
     BASELINE_NAMES,
+    Baselines,
     Evaluation,
-    baseline_scores,
     evaluate_all,
+    fit_baselines,
 )
 from training.intervals import MetricSummary
 from training.model import fit_booster, fit_platt, has_splits
@@ -65,6 +66,11 @@ class TrainResult:
     version: str | None = None
     notes: list[str] = field(default_factory=list)
     choice: RegistrationChoice | None = None
+
+    @property
+    def headline(self) -> str:
+        """The metric the comparisons are made on."""
+        return self.evaluation.headline
 
     def summary_row(self) -> dict[str, str]:
         """One line of the quickstart's summary table: the headline with its interval, the
@@ -156,6 +162,7 @@ def train_outcome(
     model = (fit or fit_model)(table, split, features, outcome, settings)
     if definition is None:
         definition = load_outcomes().root.get(outcome)
+    baselines = fit_baselines(table, split, features, outcome, settings.seed)
     evaluation = evaluate_all(
         table,
         split,
@@ -164,9 +171,10 @@ def train_outcome(
         settings,
         ground_truth if oracle_applies else None,
         definition,
+        baselines,
     )
     result = TrainResult(outcome=outcome, model=model, split=split, evaluation=evaluation)
-    result.choice = registration_choice(table, split, model, outcome, settings)
+    result.choice = registration_choice(table, split, model, outcome, settings, baselines)
     return result
 
 
@@ -176,6 +184,7 @@ def registration_choice(
     model: ScoringModel,
     outcome: str,
     settings: TrainingSettings,
+    baselines: Baselines,
 ) -> RegistrationChoice:
     """Whether the model may be registered: compared with its baselines on the validation
     rows (:func:`training.choice.choose`)."""
@@ -184,7 +193,7 @@ def registration_choice(
     return choose(
         table[label_column(outcome)].to_numpy()[rows].astype(int),
         model.predict_proba(as_matrix(validation, model.features)),
-        baseline_scores(table, split, rows, model.features, outcome, settings.seed),
+        baselines.score(table, rows),
         settings.registration,
         ages=validation[AGE_COLUMN].to_numpy(dtype=float) if AGE_COLUMN in validation else None,
         constant=not has_splits(model.booster),

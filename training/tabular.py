@@ -138,6 +138,9 @@ class TabularResult:
     version: str | None = None
     choice: RegistrationChoice | None = None
 
+    headline = "auc"
+    """The metric the comparisons are made on (a table has no ages to stratify by)."""
+
     def summary_row(self) -> dict[str, str]:
         """One line of the summary table."""
         row = {
@@ -218,7 +221,7 @@ def fit_tabular(config: TabularConfig, settings: TrainingSettings) -> TabularRes
     }
     for k, s in scores.items():
         test[f"score_{k}"] = s
-    choice = registration_choice(X, y, booster, config, settings)
+    choice = registration_choice(X, y, booster, logistic, config, settings)
     return TabularResult(config, model, metrics, accuracy, test, choice=choice)
 
 
@@ -227,19 +230,19 @@ CROSS_VALIDATE_BELOW = 5_000
 validation part of a few dozen rows cannot tell a model from a baseline."""
 
 
-def registration_choice(X, y, booster, config: TabularConfig, settings) -> RegistrationChoice:
-    """Compare the model with a logistic regression on rows it was not fitted on: the
-    validation part, or (small tables) 5-fold cross-validation over training and validation
-    rows with the model's own number of trees (:func:`training.choice.choose`)."""
+def registration_choice(
+    X, y, booster, logistic, config: TabularConfig, settings
+) -> RegistrationChoice:
+    """Compare the model with the logistic regression (fitted on the training part) on rows
+    neither was fitted on: the validation part, or (small tables) 5-fold cross-validation
+    over training and validation rows, refitting both, the model with its own number of
+    trees (:func:`training.choice.choose`)."""
     from training.baselines import logistic_baseline
 
     constant = not has_splits(booster)
     X_all = np.vstack([X["train"], X["validation"]])
     y_all = np.concatenate([y["train"], y["validation"]])
     if len(y_all) >= CROSS_VALIDATE_BELOW:
-        logistic = logistic_baseline(seed=settings.seed).fit(
-            pd.DataFrame(X["train"], columns=config.features), y["train"]
-        )
         validation = pd.DataFrame(X["validation"], columns=config.features)
         return choose(
             y["validation"],
@@ -258,10 +261,10 @@ def registration_choice(X, y, booster, config: TabularConfig, settings) -> Regis
             features=config.features, seed=settings.seed, rounds=booster.num_trees(),
         )  # fmt: skip
         ours[held] = fitted.predict(X_all[held], raw_score=True)
-        logistic = logistic_baseline(seed=settings.seed).fit(
+        refitted = logistic_baseline(seed=settings.seed).fit(
             pd.DataFrame(X_all[fit_rows], columns=config.features), y_all[fit_rows]
         )
-        theirs[held] = logistic.predict_proba(pd.DataFrame(X_all[held], columns=config.features))[
+        theirs[held] = refitted.predict_proba(pd.DataFrame(X_all[held], columns=config.features))[
             :, 1
         ]
     return choose(

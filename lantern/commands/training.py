@@ -177,8 +177,7 @@ def _print_summary(results: list, seconds: float) -> None:
     _print_table(f"{title} ({seconds:.0f} s)", [r.summary_row() for r in results])
     comparisons = [row for r in results for row in r.comparison_rows()]
     if comparisons:
-        evaluation = getattr(results[0], "evaluation", None)
-        headline = "AUC within age" if evaluation and evaluation.headline != "auc" else "AUC"
+        headline = "AUC" if results[0].headline == "auc" else "AUC within age"
         _print_table(f"Paired differences on the headline ({headline}), same rows", comparisons)
 
 
