@@ -106,9 +106,13 @@ class SynthConfig(BaseModel):
         The day the records end (1 September: the year is anchored on the school year).
     ethnicity_preset : {"england", "london"}
         Ethnic make-up of the partnership.
+    police_recording_rate : float
+        The share of serious violence the police record, in every group (1.0 = all of it;
+        0.8 = equal under-recording). An injury the police miss still reaches an emergency
+        department as often as any victim's does.
     police_recording_bias : float
         How much more often police record serious violence, searches and suspects involving
-        Black children at equal behaviour (1.0 = no bias).
+        Black children at equal behaviour (1.0 = no bias); multiplies the recording rate.
     exclusion_bias_send : float
         How much more often children with SEND are excluded at equal behaviour (1.0 = none).
     """
@@ -120,6 +124,7 @@ class SynthConfig(BaseModel):
     seed: int = 7
     end: dt.date = dt.date(2026, 9, 1)
     ethnicity_preset: Literal["england", "london"] = "england"
+    police_recording_rate: float = Field(1.0, ge=0.5, le=1.0)
     police_recording_bias: float = Field(1.0, ge=0.5, le=3.0)
     exclusion_bias_send: float = Field(1.0, ge=0.5, le=3.0)
     targets_path: Path = DEFAULT_TARGETS

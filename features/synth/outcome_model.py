@@ -118,22 +118,46 @@ def neet_score(x: pd.DataFrame, w: dict[str, float]) -> np.ndarray:
     )
 
 
-def recorded_probability(p_true: np.ndarray, rate: np.ndarray) -> np.ndarray:
-    """Probability the outcome is recorded when recording runs at ``rate`` times the truth."""
-    return np.minimum(1.0, p_true * rate)
+def recorded_probability(
+    p_true: np.ndarray, rate: np.ndarray, seen_elsewhere: float = 0.0
+) -> np.ndarray:
+    """Probability the outcome is recorded when one agency records at ``rate`` times the truth.
+
+    An outcome that agency misses (``rate < 1``) is still recorded, with probability
+    ``seen_elsewhere``, by another agency (an emergency department sees the injury).
+    """
+    kept = np.minimum(rate, 1.0)
+    return np.minimum(1.0, p_true * np.maximum(rate, kept + (1 - kept) * seen_elsewhere))
 
 
 def draw_recorded(
-    y_true: np.ndarray, p_true: np.ndarray, rate: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    """Recorded outcomes with ``P(recorded) = min(1, rate * p_true)`` exactly.
+    y_true: np.ndarray,
+    p_true: np.ndarray,
+    rate: np.ndarray,
+    rng: np.random.Generator,
+    seen_elsewhere: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which outcomes the agency records, and which only another agency records.
 
-    Under-recording (``rate < 1``) drops true outcomes; over-recording (``rate > 1``) adds
-    records for children whose true outcome did not happen, at equal behaviour.
+    ``P(recorded) = recorded_probability(p_true, rate, seen_elsewhere)`` exactly.
+    Under-recording (``rate < 1``) misses true outcomes, each then seen elsewhere with
+    probability ``seen_elsewhere``; over-recording (``rate > 1``) adds records for children
+    whose true outcome did not happen, at equal behaviour.
+
+    Returns
+    -------
+    by_agency, elsewhere_only : numpy.ndarray of bool
+        Outcomes the agency records (true or not), and true outcomes it missed that another
+        agency records.
     """
     u = rng.random(len(y_true))
-    p_rec = recorded_probability(p_true, rate)
+    extra_rate = np.maximum(rate, 1.0)
+    p_over = np.minimum(1.0, p_true * extra_rate)
     with np.errstate(invalid="ignore", divide="ignore"):
-        extra = np.where(p_true < 1, (p_rec - p_true) / (1 - p_true), 0.0)
-    keep = np.where(rate >= 1, 1.0, rate)
-    return np.where(y_true, u < keep, u < np.clip(extra, 0, 1))
+        extra = np.where(p_true < 1, (p_over - p_true) / (1 - p_true), 0.0)
+    keep = np.minimum(rate, 1.0)
+    by_agency = np.where(y_true, u < keep, u < np.clip(extra, 0, 1))
+    missed = y_true & ~by_agency
+    if seen_elsewhere <= 0 or not missed.any():  # no draw: other partnerships' draws unchanged
+        return by_agency, np.zeros_like(missed)
+    return by_agency, missed & (rng.random(len(y_true)) < seen_elsewhere)

@@ -577,8 +577,14 @@ class Simulation:
                 self.school[idx] = 9000 + self.pop.area[idx] // 20
                 self.shock[idx] += 0.3
 
-    def _serious_violence_records(self, k: int, idx: np.ndarray, police_only: np.ndarray) -> None:
-        """The records of involvement in serious violence: police, and ED for injuries."""
+    def _serious_violence_records(
+        self, k: int, idx: np.ndarray, police_only: np.ndarray, ed_only: np.ndarray
+    ) -> None:
+        """The records of involvement in serious violence: police, and ED for injuries.
+
+        ``police_only`` are records of what did not happen (over-recording: no injury to
+        see); ``ed_only`` are injuries the police did not record (under-recording).
+        """
         r = self.mech.role
         pop, rng = self.pop, self.rng
         n = len(idx)
@@ -599,9 +605,10 @@ class Simulation:
         )
         suspect = rng.random(n) < 1 / (1 + np.exp(-logit))
         victim = ~suspect | (rng.random(n) < r["both_share"])
-        ed = victim & ~police_only & (rng.random(n) < r["ed_given_victim"])
+        ed = (victim & ~police_only & (rng.random(n) < r["ed_given_victim"])) | ed_only
         # A victim is recorded by the police, the ED or both; never by neither.
-        police_victim = victim & ((rng.random(n) < 0.8) | police_only | ~ed)
+        police_victim = victim & ((rng.random(n) < 0.8) | police_only | ~ed) & ~ed_only
+        suspect &= ~ed_only
         dates = self.dates_in(k, n)
         knife_p = np.where(pop.male[idx], 1.0, r["knife_female_factor"]) * r["knife_given_suspect"]
         knife = rng.random(n) < knife_p
@@ -752,9 +759,10 @@ class Simulation:
         eta = om.serious_violence_score(x, mech.serious_violence)
         b = om.solve_intercept(eta, sd, targets.rate("serious_violence_recorded"))
         p_sv = om.expected_sigmoid(eta + b, sd)
-        rate_sv = np.where(
+        rate_sv = self.config.police_recording_rate * np.where(
             self.pop.ethnicity[pos] == "Black", self.config.police_recording_bias, 1.0
         )
+        ed_sees = mech.role["ed_given_victim"]  # what the police miss, an ED may still see
 
         # Permanent exclusion: pupils on roll; NEET: 16-17 year olds.
         pupil = (acad <= 15) & (np.nan_to_num(x["off_roll"].to_numpy(), nan=1.0) == 0)
@@ -781,13 +789,14 @@ class Simulation:
             return rng.random(len(pos)) < 1 / (1 + np.exp(-(eta_b + u)))
 
         y_sv = draw(eta + b)
-        y_sv_rec = om.draw_recorded(y_sv, p_sv, rate_sv, rng)
+        sv_police, sv_ed_only = om.draw_recorded(y_sv, p_sv, rate_sv, rng, ed_sees)
+        y_sv_rec = sv_police | sv_ed_only
         y_px = pupil & draw(eta_px + b_px)
-        y_px_rec = om.draw_recorded(y_px, p_px, rate_px, rng)
+        y_px_rec, _ = om.draw_recorded(y_px, p_px, rate_px, rng)
         y_neet = older & draw(eta_neet + b_neet)
 
-        self._schedule_year(k, pos, y_sv_rec, ~y_sv & y_sv_rec, y_px_rec, y_neet)
-        p_sv_rec = om.recorded_probability(p_sv, rate_sv)
+        self._schedule_year(k, pos, y_sv_rec, ~y_sv & sv_police, sv_ed_only, y_px_rec, y_neet)
+        p_sv_rec = om.recorded_probability(p_sv, rate_sv, ed_sees)
         p_px_rec = om.recorded_probability(p_px, rate_px)
         self.truth.append(
             pd.DataFrame(
@@ -809,15 +818,19 @@ class Simulation:
             )
         )
 
-    def _schedule_year(self, k, pos, sv, sv_police_only, px, neet) -> None:
+    def _schedule_year(self, k, pos, sv, sv_police_only, sv_ed_only, px, neet) -> None:
         rng = self.rng
         idx = pos[sv]
         months = rng.integers(0, 12, len(idx))
-        police_only = sv_police_only[sv]
+        police_only, ed_only = sv_police_only[sv], sv_ed_only[sv]
         for mth in np.unique(months):
             sel = months == mth
             self.scheduled[k + mth].append(
-                ("serious_violence", idx[sel], {"police_only": police_only[sel]})
+                (
+                    "serious_violence",
+                    idx[sel],
+                    {"police_only": police_only[sel], "ed_only": ed_only[sel]},
+                )
             )
         idx = pos[px]
         months = rng.choice(SCHOOL_MONTHS, len(idx))

@@ -80,6 +80,13 @@ def synth(
             "children this many times as often at equal behaviour (1 = no bias)."
         ),
     ] = 1.0,
+    police_recording_rate: Annotated[
+        float,
+        typer.Option(
+            help="Share of serious violence the police record, in every group "
+            "(1 = all; 0.8 = equal under-recording)."
+        ),
+    ] = 1.0,
     exclusion_bias_send: Annotated[
         float,
         typer.Option(
@@ -108,6 +115,7 @@ def synth(
         history_years=history_years,
         seed=seed,
         ethnicity_preset=ethnicity_preset.value,
+        police_recording_rate=police_recording_rate,
         police_recording_bias=police_recording_bias,
         exclusion_bias_send=exclusion_bias_send,
     )

@@ -29,6 +29,18 @@ PROBABILITIES = (
 
 
 def test_labels_built_from_the_extracts_are_the_recorded_outcomes_drawn(partnership):
+    assert_labels_are_recorded_outcomes(partnership)
+
+
+def test_labels_are_the_recorded_outcomes_when_the_police_under_record():
+    """What the police miss and an ED sees is still the recorded outcome; what neither saw
+    is not (the labels come from the ED's records alone for those children)."""
+    under = generate(SynthConfig(children=2_000, seed=SEED, police_recording_rate=0.8))
+    assert_labels_are_recorded_outcomes(under)
+
+
+def assert_labels_are_recorded_outcomes(partnership) -> None:
+    """Every anchor's labels, built from the extracts, equal the recorded outcomes drawn."""
     truth = partnership.ground_truth
     assert len(partnership.anchors) >= 2
     positives = dict.fromkeys(OUTCOMES, 0)
@@ -91,6 +103,35 @@ def test_police_recording_bias_raises_recorded_violence_for_black_children_only(
     np.testing.assert_array_equal(
         truth["p_recorded_permanent_exclusion"], truth["p_true_permanent_exclusion"]
     )
+
+
+def test_equal_under_recording_lowers_recorded_violence_alike_in_every_group():
+    under = generate(SynthConfig(children=2_000, seed=SEED, police_recording_rate=0.8))
+    truth = under.ground_truth
+    ed = SynthConfig().mechanics().role["ed_given_victim"]
+    p_true = truth["p_true_serious_violence"].to_numpy()
+    # the police record 80%; an ED still sees the injury in the rest as often as any victim's
+    np.testing.assert_allclose(
+        truth["p_recorded_serious_violence"], p_true * (0.8 + 0.2 * ed), rtol=1e-12
+    )
+    y_true = truth["y_true_serious_violence"].to_numpy()
+    y_recorded = truth["y_recorded_serious_violence"].to_numpy()
+    assert not (y_recorded & ~y_true).any(), "under-recording never records what did not happen"
+    missed = int((y_true & ~y_recorded).sum())
+    assert 0 < missed < 0.2 * y_true.sum(), (missed, int(y_true.sum()))
+    # injuries the police missed reach the ED alone: more assault attendances have no police
+    # record than when the police record everything (some victims are only ever seen by an ED)
+    full = generate(SynthConfig(children=2_000, seed=SEED))
+    assert _ed_alone_share(under.tables) > _ed_alone_share(full.tables) + 0.05
+
+
+def _ed_alone_share(tables) -> float:
+    """The share of ED assault attendances with no police serious-violence record that day."""
+    police, health = tables["police"], tables["health"]
+    seen = police.loc[police["serious_violence"], ["child_id", "date"]].drop_duplicates()
+    ed = health.loc[health["assault_related"], ["child_id", "date"]]
+    joined = ed.merge(seen, on=["child_id", "date"], how="left", indicator=True)
+    return float((joined["_merge"] == "left_only").mean())
 
 
 def test_exclusion_bias_raises_recorded_exclusion_for_children_with_send_only():
