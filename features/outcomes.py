@@ -65,12 +65,49 @@ class Component(BaseModel):
         return mask
 
 
+class CrossCheck(BaseModel):
+    """Two agencies' records of the same harm, whose ratio should not depend on the group.
+
+    A group whose ratio differs from the reference group's points at one agency recording
+    that group differently: label bias seen without ground truth.
+    """
+
+    numerator: Component
+    denominator: Component
+    assumes: str  # why the ratio should be the same in every group, and when it might not
+
+    def records(
+        self, tables: dict[str, pd.DataFrame], start: pd.Timestamp, end: pd.Timestamp
+    ) -> pd.DataFrame:
+        """Each side's records dated in ``[start, end]``: ``child_id``, ``side``, ``date``."""
+        parts = []
+        for side, component in (("numerator", self.numerator), ("denominator", self.denominator)):
+            rows = tables[component.table]
+            dates = rows[DATE_COLUMN[component.table]]
+            hits = rows[component.matches(rows) & (dates >= start) & (dates <= end)]
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "child_id": hits["child_id"].to_numpy(),
+                        "side": side,
+                        "date": hits[DATE_COLUMN[component.table]].to_numpy(),
+                    }
+                )
+            )
+        return pd.concat(parts, ignore_index=True)
+
+
 class Outcome(BaseModel):
-    """An outcome: any of its components within ``window_months`` after the snapshot."""
+    """An outcome: any of its components within ``window_months`` after the snapshot.
+
+    ``cross_checks`` are pairs of agencies' records of the same harm that the label-bias
+    check compares by group.
+    """
 
     description: str
     window_months: int = Field(12, gt=0, le=60)
     any_of: list[Component] = Field(min_length=1)
+    cross_checks: dict[str, CrossCheck] = Field(default_factory=dict)
 
     def eligible(self, ages) -> np.ndarray:
         """The eligible population: children whom at least one component can happen to."""

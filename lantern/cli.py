@@ -49,6 +49,7 @@ app.command("retrain")(_models.retrain)
 from lantern.commands import fairness as _fairness  # noqa: E402
 
 app.command("audit")(_fairness.audit)
+app.command("label-bias")(_fairness.label_bias)
 
 from lantern.commands import governance as _governance  # noqa: E402
 

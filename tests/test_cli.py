@@ -1,5 +1,6 @@
 """The `lantern` command end to end: synth -> validate -> features, on a small partnership."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import yaml
 from features.contract import TABLES
 
 LANTERN = str(Path(sys.executable).with_name("lantern"))
-VERBS = ["synth", "validate", "features", "registry", "contract"]
+VERBS = ["synth", "validate", "features", "registry", "contract", "label-bias"]
 
 
 def run(*args, check=True):
@@ -103,3 +104,37 @@ def test_report_exits_1_and_names_the_figure_outside_its_tolerance(tmp_path):
         "synth", "--children", 1500, "--seed", 3, "--out", tmp_path / "q", "--report", check=False
     )
     assert "persistently_absent" not in _missed(default.stdout)
+
+
+def test_label_bias_writes_the_check_and_names_what_it_compared(partnership, tmp_path):
+    done = run("label-bias", partnership, "--out", tmp_path / "lb", "--n-boot", 200)
+    assert "police_against_health" in done.stdout and "wrote" in done.stdout
+    doc = json.loads((tmp_path / "lb" / "label_bias.json").read_text())
+    assert doc["schema"] == "lantern.label_bias/1" and doc["outcome"] == "serious_violence"
+    [check] = doc["checks"]
+    assert check["pair"]["numerator"] == "police-recorded victims of serious violence"
+    white = next(r for r in check["rows"] if r["group"] == "White")
+    assert white["note"] == "reference group" and white["numerator"] > 0
+    page = (tmp_path / "lb" / "label_bias.html").read_text()
+    assert "What this assumes" in page and "<script" not in page
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--outcome", "truancy"], "no outcome 'truancy'"),
+        (["--tolerance", "1.2"], "is not LOW,HIGH"),
+        (["--years", "0"], "years must be at least 1"),
+    ],
+)
+def test_label_bias_refuses_bad_options_with_a_reason(partnership, tmp_path, args, message):
+    done = run("label-bias", partnership, "--out", tmp_path / "lb", *args, check=False)
+    assert done.returncode == 1, done.stdout
+    assert message in " ".join(done.stdout.split()), done.stdout
+    assert not (tmp_path / "lb").exists()
+
+
+def test_label_bias_on_a_folder_without_extracts_says_so(tmp_path):
+    done = run("label-bias", tmp_path, "--out", tmp_path / "lb", check=False)
+    assert done.returncode == 1
+    assert "does not keep the data contract" in done.stdout and "lantern validate" in done.stdout

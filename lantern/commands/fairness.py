@@ -356,3 +356,72 @@ def _grouping_table(r: AuditResult, g, metrics: list[str], noun: str) -> Table:
             *[_fmt_ratio(ratios.get((group, m))) for m in metrics],
         )
     return table
+
+
+# --------------------------------------------------------------------------- label bias
+
+
+def label_bias(
+    data: Annotated[Path, typer.Argument(help="Partnership folder or folder of extracts.")],
+    outcome: Annotated[
+        str, typer.Option(help="The outcome whose cross-agency record pairs are compared.")
+    ] = "serious_violence",
+    years: Annotated[
+        int, typer.Option(help="Compare the records of this many years to the newest.")
+    ] = 5,
+    reference: Annotated[
+        list[str] | None,
+        typer.Option(help="Reference group COLUMN=VALUE (repeatable); default the largest."),
+    ] = None,
+    tolerance: Annotated[str, typer.Option(help="Tolerance band LOW,HIGH.")] = "0.8,1.25",
+    min_events: Annotated[
+        int, typer.Option(help="Records each side needs for a group to be judged.")
+    ] = 10,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap replicates for the intervals.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    out: Annotated[Path, typer.Option(help="Folder for label_bias.json and .html.")] = Path(
+        "label-bias"
+    ),
+) -> None:
+    """Look for label bias in the recorded data alone: two agencies' records of one harm,
+    compared by group (for serious violence, police victim records against ED assault
+    attendances). No ground truth and no model are needed.
+
+    Writes OUT/label_bias.json and OUT/label_bias.html. Exits 0 whether or not a group is
+    flagged (a flag is a finding for the board), 1 if the data cannot be read or compared.
+    """
+    from fairness.triangulation_report import finding, write_label_bias
+    from features.contract import ContractError, load_extracts
+    from training.label_bias import check_label_bias
+
+    try:
+        band = _tolerance(tolerance)
+        extracts = load_extracts(data)
+        with console.status("comparing agencies' records"):
+            results = check_label_bias(
+                extracts.tables(),
+                outcome,
+                years=years,
+                reference=_references(reference or []),
+                band=band,
+                min_events=min_events,
+                n_boot=n_boot,
+                seed=seed,
+            )
+        source = f"the extracts in {data}"
+        json_path, html_path = write_label_bias(results, out, outcome=outcome, source=source)
+    except ContractError as err:
+        console.print(f"[red]{data} does not keep the data contract: {err}[/]")
+        console.print("run `lantern validate` on it to see every problem")
+        raise typer.Exit(code=1) from None
+    except (AuditInputError, KeyError, ValueError) as err:
+        console.print(f"[red]{err.args[0] if isinstance(err, KeyError) else err}[/]")
+        raise typer.Exit(code=1) from None
+    if not results:
+        console.print(
+            f"{outcome} has no cross_checks in its outcome definition: nothing to compare"
+        )
+    for result in results:
+        text = finding(result)
+        console.print(f"[bold red]{text}[/]" if not result.flagged().empty else text)
+    console.print(f"wrote {json_path} and {html_path}")
