@@ -124,6 +124,14 @@ STAGES = {
         '               f"({{len(r.test)}} test rows)")\n'
         "print('; '.join(out))\n"
     ),
+    "label_bias": (
+        "import json\n"
+        "from benchmarks.label_bias import bench_label_bias\n"
+        "note, checks, lines = bench_label_bias({children})\n"
+        "print(note)\n"
+        "print('CHECKS', json.dumps(checks))\n"
+        "print('SECTION', json.dumps(lines))\n"
+    ),
 }
 
 NEEDS = {
@@ -134,6 +142,7 @@ NEEDS = {
     "explain": ["synth", "features", "train"],
     "serve": ["synth", "features"],
     "compas": [],
+    "label_bias": [],
 }
 
 
@@ -151,9 +160,10 @@ TIMER = (
 )
 
 
-def run_stage(code: str) -> tuple[float, float, str, list[dict], list[dict]]:
+def run_stage(code: str) -> tuple[float, float, str, list[dict], list[dict], list[str]]:
     """Run ``code`` in a fresh interpreter; return seconds, peak MB, its other output, the
-    side-by-side rows it printed (``ROWS <json>`` lines) and its target checks (``CHECKS``)."""
+    side-by-side rows it printed (``ROWS <json>`` lines), its target checks (``CHECKS``) and
+    the report lines of its own section (``SECTION``)."""
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "BENTOML_DO_NOT_TRACK": "true"}
     done = subprocess.run(
         [sys.executable, "-c", TIMER],
@@ -167,8 +177,12 @@ def run_stage(code: str) -> tuple[float, float, str, list[dict], list[dict]]:
     _, seconds, peak = lines[-1].split()
     compared = [r for line in lines[:-1] if line.startswith("ROWS ") for r in json.loads(line[5:])]
     checks = [r for line in lines[:-1] if line.startswith("CHECKS ") for r in json.loads(line[7:])]
-    note = " ".join(line for line in lines[:-1] if not line.startswith(("ROWS ", "CHECKS ")))
-    return float(seconds), float(peak), note, [side_by_side(r) for r in compared], checks
+    section = [
+        x for line in lines[:-1] if line.startswith("SECTION ") for x in json.loads(line[8:])
+    ]
+    tagged = ("ROWS ", "CHECKS ", "SECTION ")
+    note = " ".join(line for line in lines[:-1] if not line.startswith(tagged))
+    return float(seconds), float(peak), note, [side_by_side(r) for r in compared], checks, section
 
 
 def side_by_side(row: dict) -> dict:
@@ -216,18 +230,19 @@ def main() -> None:
         help="a missed speed target (machine-dependent) only warns; other misses still fail",
     )
     args = parser.parse_args()
-    rows, checks = [], []
+    rows, checks, sections = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "partnership"
         for stage, template in STAGES.items():
             if args.only and stage not in args.only and stage not in needed_by(args.only):
                 continue
             code = template.format(children=args.children, years=args.years, data=data)
-            seconds, peak, note, compared, checked = run_stage(code)
+            seconds, peak, note, compared, checked, section = run_stage(code)
             rows.append((stage, seconds, peak, note, compared))
+            sections += [""] + section if section else []
             checks += stage_checks(stage, seconds, compared, checked)
             print(f"{stage:10s} {seconds:7.1f} s  peak {peak:7.0f} MB  {note}", flush=True)
-    write_report(args, rows, checks)
+    write_report(args, rows, checks, sections)
     missed = [c for c in checks if not c["met"]]
     for c in missed:
         print(f"✗ {c['stage']}: {c['what']} = {c['value']:.4g} {c['unit']} (target {c['target']})")
@@ -283,10 +298,12 @@ TARGETS = {
     "explain": "< 10 s for 40,000 children x both models; >= 10x shap.TreeExplainer",
     "serve": "p50 < 10 ms, p99 < 30 ms, >= 300 prompts/s; one audit row per request",
     "compas": "accuracy at least COMPAS's own (published about 0.65) on the same rows",
+    "label_bias": "London mix: bias 1.5 flagged in >= 9/10 seeds; none and equal "
+    "under-recording in <= 1/10",
 }
 
 
-def write_report(args, rows, checks) -> None:
+def write_report(args, rows, checks, sections=()) -> None:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Benchmarks",
@@ -314,6 +331,8 @@ def write_report(args, rows, checks) -> None:
         "serve": "train, register and promote both models, start the service, then measure: {note}",
         "compas": "bring-your-own-data on ProPublica's COMPAS files (docs/examples), at "
         "threshold 0.5 vs COMPAS decile >= 5: {note}",
+        "label_bias": "the label-bias check on 10 partnerships per setting (see its section "
+        "below): {note}",
     }
     for stage, seconds, peak, note, _ in rows:
         detail = details[stage].format(note=note)
@@ -357,6 +376,7 @@ def write_report(args, rows, checks) -> None:
     serving = {r["key"]: r for stage, r in compared if stage == "serve" and "key" in r}
     if serving:
         lines += ["", *where_serving_time_goes(serving)]
+    lines += list(sections)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print(json.dumps({"written": str(args.out)}))

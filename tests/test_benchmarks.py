@@ -22,9 +22,10 @@ def test_a_stage_is_timed_whole_even_when_its_code_uses_the_timers_names(tmp_pat
         "print('hello')\n"
         'print(\'ROWS\', \'[{"what": "x", "value": 2.0, "unit": "s", '
         '"reference": "y", "reference_value": 6.0}]\')\n'
+        "print('SECTION', json.dumps(['## A section', '', 'its words']))\n"
         f"open(r'{span}', 'w').write(json.dumps([first, time.perf_counter()]))\n"
     )
-    seconds, peak, note, rows, checks = run_stage(code)
+    seconds, peak, note, rows, checks, section = run_stage(code)
     first, last = json.loads(span.read_text())
     assert seconds >= last - first
     assert peak > 0
@@ -33,6 +34,7 @@ def test_a_stage_is_timed_whole_even_when_its_code_uses_the_timers_names(tmp_pat
         {"what": "x", "value": 2.0, "unit": "s", "reference": "y", "reference_value": 6.0}
     ]
     assert checks == []
+    assert section == ["## A section", "", "its words"]
 
 
 def test_every_target_is_judged_and_a_ratio_target_reads_the_speedup():
