@@ -193,3 +193,50 @@ def calibration_figure(result: AuditResult, grouping: str, outcome: str) -> Figu
     ax.set_title(f"{grouping}: calibration by score bin ({outcome} outcome)")
     ax.legend(fontsize=7, loc="upper left")
     return fig
+
+
+def gated_figure(rows: pd.DataFrame, band: tuple[float, float], title: str) -> Figure:
+    """The ratios a gate judged, one row per group, one panel per metric, against the band.
+
+    ``rows`` holds the judged disparity rows (``grouping``, ``group``, ``metric``,
+    ``ratio``, ``low``, ``high``) and a ``fails`` column: red where the ratio fails the gate,
+    blue where it passes.
+    """
+    metrics = list(dict.fromkeys(rows["metric"]))
+    labels = list(dict.fromkeys(_gated_label(r) for r in rows.itertuples(index=False)))
+    fig = _figure(3.2 * len(metrics), 0.26 * len(labels) + 1.6, tuple(labels))
+    axes = fig.subplots(1, len(metrics), sharey=True, squeeze=False)[0]
+    where = {label: i for i, label in enumerate(labels)}
+    for ax, metric in zip(axes, metrics, strict=True):
+        ax.axvspan(*band, color=BAND_COLOUR, zorder=0)
+        ax.axvline(1.0, color="grey", linewidth=0.8)
+        mine = rows[rows["metric"] == metric]
+        for fails, colour in ((False, OK_COLOUR), (True, FLAG_COLOUR)):
+            r = mine[mine["fails"].astype(bool) == fails]
+            if r.empty:
+                continue
+            y = [where[_gated_label(x)] for x in r.itertuples(index=False)]
+            ax.errorbar(
+                r["ratio"],
+                y,
+                xerr=[
+                    (r["ratio"] - r["low"]).clip(lower=0),
+                    (r["high"] - r["ratio"]).clip(lower=0),
+                ],
+                fmt="o",
+                color=colour,
+                capsize=2,
+                markersize=3.5,
+                linewidth=1,
+            )
+        ratio_axis(ax, *band)
+        ax.set_title(LABELS[metric], fontsize=10)
+        ax.set_xlabel("ratio to the reference group")
+        ax.set_ylim(len(labels) - 0.5, -0.7)
+    axes[0].set_yticks(range(len(labels)), labels, fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def _gated_label(row) -> str:
+    return f"{row.grouping}: {row.group}"

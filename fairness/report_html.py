@@ -8,32 +8,32 @@ PNG and the style inline, so the page opens offline; the words are :mod:`fairnes
 
 from __future__ import annotations
 
-import html
-import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from fairness import templates as t
+from fairness.html_cells import (
+    _e,
+    _img,
+    _metric_cell,
+    _num,
+    _plots,
+    _ratio_cell,
+    _reason,
+    _suppressed_cell,
+    _table,
+)
 from fairness.page import render_page
 from fairness.policy import LABELS, FairnessPolicy
-from fairness.result import ANY, OVERALL, REASONS, RECORDED, SCHEMA, TRUE, AuditResult
+from fairness.report_summary import _summary
+from fairness.result import ANY, OVERALL, RECORDED, SCHEMA, TRUE, AuditResult
 
 if TYPE_CHECKING:
     from fairness.report import AuditReport
 
 __all__ = ["COLUMN_NAMES", "DEFAULT_PLOT_METRICS", "render_html"]
 
-PERCENT = {
-    "population_share",
-    "selection_rate",
-    "flagged_share",
-    "base_rate",
-    "tpr",
-    "fpr",
-    "fnr",
-    "precision",
-}
 COLUMN_NAMES = {
     "population_share": "share of all",
     "mean_score": "mean score",
@@ -61,83 +61,6 @@ TRUTH_COLUMNS = ["base_rate", "tpr", "fnr", "fpr", "precision"]
 DEFAULT_PLOT_METRICS = ["fnr", "tpr", "selection_rate", "fpr"]
 
 
-def _plots():
-    """:mod:`fairness.plots`, imported when a report is drawn (matplotlib is slow to load)."""
-    from fairness import plots
-
-    return plots
-
-
-# --------------------------------------------------------------------------- formatting
-
-
-def _e(text: Any) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _num(value: float, metric: str) -> str:
-    """A number as shown: rates as percentages, ratios and scores to 2-3 places."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if metric in PERCENT:
-        return f"{100 * value:.1f}%"
-    if metric == "ratio":
-        return f"{value:.2f}"
-    return f"{value:.3g}" if abs(value) >= 1000 else f"{value:.3f}"
-
-
-def _with_interval(value: float, low: float, high: float, metric: str) -> str:
-    point = _num(value, metric)
-    if low is None or math.isnan(low):
-        return point
-    lo, hi = _num(low, metric).rstrip("%"), _num(high, metric)
-    return f'{point} <span class="small">({lo}&ndash;{hi})</span>'
-
-
-def _reason(code: str | None, report: AuditReport) -> str:
-    m = report.result.settings.min_cell
-    return REASONS.get(code or "", "suppressed").format(m=m)
-
-
-def _suppressed_cell(code: str | None, report: AuditReport) -> str:
-    return f'<td class="suppressed" title="{_e(_reason(code, report))}">suppressed</td>'
-
-
-def _table(head: list[str], rows: list[str], text: int = 1) -> str:
-    """A table; the first ``text`` columns hold words (left-aligned), the rest numbers."""
-    cells = "".join(
-        f'<th class="text">{_e(h)}</th>' if i < text else f"<th>{_e(h)}</th>"
-        for i, h in enumerate(head)
-    )
-    body = "".join(rows)
-    return f'<div class="scroll"><table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table></div>'
-
-
-def _img(fig, alt: str) -> str:
-    return f'<img src="{_plots().data_uri(fig)}" alt="{_e(alt)}">'
-
-
-def _metric_cell(row: pd.Series | None, report: AuditReport) -> str:
-    if row is None:
-        return "<td>n/a</td>"
-    if row["suppressed"]:
-        return _suppressed_cell(row["reason"], report)
-    return f"<td>{_with_interval(row['value'], row['low'], row['high'], row['metric'])}</td>"
-
-
-def _ratio_cell(row: pd.Series | None, report: AuditReport) -> str:
-    if row is None:
-        return "<td>n/a</td>"
-    if row["suppressed"]:
-        return _suppressed_cell(row["reason"], report)
-    if row["group"] == row["reference"]:
-        return "<td>1 (reference)</td>"
-    text = _with_interval(row["ratio"], row["low"], row["high"], "ratio")
-    if row["flag"]:
-        return f'<td class="flag">{text} FLAG</td>'
-    return f"<td>{text}</td>"
-
-
 def _metric_lookup(result: AuditResult, grouping: str) -> dict:
     m = result.metrics[result.metrics["grouping"] == grouping]
     return {(r["group"], r["metric"], r["outcome"]): r for _, r in m.iterrows()}
@@ -162,57 +85,7 @@ def _policy_metrics(report: AuditReport) -> list[str]:
     return list(report.policy.metrics) if report.policy else list(DEFAULT_PLOT_METRICS)
 
 
-def _flag_sentence(row: pd.Series, level: float, band: tuple[float, float]) -> str:
-    outcome = " (true outcome)" if row["outcome"] == TRUE else ""
-    side = "above" if row["low"] > band[1] else "below"
-    return (
-        f"{row['grouping']} = {row['group']}: {LABELS[row['metric']]}{outcome} is "
-        f"{row['ratio']:.2f} times {row['reference']}'s ({level:.0%} interval "
-        f"{row['low']:.2f}\u2013{row['high']:.2f}), wholly {side} the band"
-    )
-
-
 # --------------------------------------------------------------------------- sections
-
-
-def _summary(report: AuditReport) -> str:
-    r, v = report.result, report.verdict
-    op = r.operating_point
-    parts = []
-    if v is None:
-        parts.append(f'<div class="verdict none">{t.NO_VERDICT}</div>')
-    else:
-        word = "PASSED" if v["passed"] else "FAILED"
-        items = "".join(f"<li>{_e(x)}</li>" for x in v["reasons"])
-        parts.append(
-            f'<div class="verdict {word.lower()}"><strong>Fairness policy: {word}.</strong>'
-            f"<ul>{items}</ul></div>"
-        )
-    parts.append(
-        f"<p>{r.n:,} {_e(report.context.population)} audited; {op.n_flagged:,} flagged "
-        f"({op.share_flagged:.1%}). Score <code>{_e(r.score)}</code>, recorded outcome "
-        f"<code>{_e(r.label)}</code>.</p>"
-    )
-    flags = r.flags
-    band = r.settings.tolerance
-    if flags.empty:
-        parts.append(t.SUMMARY_NO_FLAGS)
-    else:
-        parts.append(
-            t.SUMMARY_FLAGS.substitute(count=len(flags), band=f"{band[0]:g}&ndash;{band[1]:g}")
-        )
-        items = "".join(
-            f"<li>{_e(_flag_sentence(row, r.settings.level, band))}</li>"
-            for _, row in flags.iterrows()
-        )
-        parts.append(f'<ul class="flags">{items}</ul>')
-    n_supp = int(r.groups["suppressed"].sum())
-    if n_supp:
-        parts.append(
-            f"<p>{n_supp} group(s) are too small to report and are suppressed: see "
-            f'<a href="#suppressed">{t.SECTIONS["suppressed"]}</a>.</p>'
-        )
-    return "\n".join(parts)
 
 
 def _purpose(report: AuditReport) -> str:

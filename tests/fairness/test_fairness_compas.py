@@ -67,3 +67,40 @@ def test_black_defendants_fpr_disparity_is_flagged(compas_audit):
     assert fpr["flag"] and fpr["low"] > 1.25
     assert fnr["flag"] and fnr["high"] < 0.8
     assert compas_audit.grouping("race").reference == "Caucasian"
+
+
+def test_the_summary_leads_with_what_the_gate_judged(compas_audit):
+    """Issue 15: the summary leads with the gated ratios drawn against the band, then the
+    model's other error disparities, then base rates and selection as context; every flag is
+    in one table, marked with what it is."""
+    import re
+
+    from fairness import FairnessPolicy, ReportContext, prepare_report, render_html
+
+    policy = FairnessPolicy.assistive(group_columns=["race", "sex"])
+    report = prepare_report(compas_audit, context=ReportContext(population="people"), policy=policy)
+    summary = render_html(report).split('id="summary"')[1].split("</section>")[0]
+    order = [
+        summary.index(mark)
+        for mark in (
+            "Fairness policy: ",
+            "What the gate judged",
+            'alt="The ratios the policy gated"',
+            "The model's other error disparities",
+            "Context: base rates and selection",
+            'id="all-flags"',
+        )
+    ]
+    assert order == sorted(order), order
+    table = summary.split('id="all-flags"')[1]
+    kinds = re.findall(r"<td class=\"text\">([^<]*)</td></tr>", table)
+    flags = compas_audit.flags
+    assert len(kinds) == len(flags)
+    measures = re.findall(r"</td><td class=\"text\">([^<]*)</td><td class=\"flag\">", table)
+    by_measure = dict(zip(measures, kinds, strict=True))  # the last row of each measure
+    # the assistive policy gates recall and FNR on the harmful side only: Black defendants'
+    # higher recall is a model error it does not gate; base rates are context
+    assert by_measure["base rate"] == "context" and by_measure["selection rate"] == "context"
+    assert by_measure["false positive rate (FPR)"] == "model error"
+    gated = {f["group"] for f in report.verdict["flags"]}
+    assert (kinds.count("fails the policy") > 0) == bool(gated)
