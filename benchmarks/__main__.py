@@ -38,9 +38,10 @@ STAGES = {
     "train": (
         "import json\n"
         "from benchmarks.quality import bench_training\n"
-        "note, checks = bench_training(r'{data}')\n"
+        "note, checks, lines = bench_training(r'{data}')\n"
         "print(note)\n"
         "print('CHECKS', json.dumps(checks))\n"
+        "print('SECTION', json.dumps(lines))\n"
     ),
     "audit": (
         "import json, time\n"
