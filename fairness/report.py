@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -32,6 +32,7 @@ from fairness.page import write_whole
 from fairness.policy import FairnessPolicy
 from fairness.report_html import render_html
 from fairness.result import SCHEMA, AuditResult
+from fairness.triangulation import Triangulation
 
 JSON_NAME, HTML_NAME = "fairness.json", "fairness.html"
 
@@ -99,6 +100,8 @@ class AuditReport:
     changes : AuditChanges or None
         Against the previous audit; None at a first audit.
     generated_at, generator : str
+    cross_checks : tuple of Triangulation
+        The label-bias check from recorded data alone, when there is one.
     """
 
     result: AuditResult
@@ -108,6 +111,7 @@ class AuditReport:
     changes: AuditChanges | None
     generated_at: str
     generator: str
+    cross_checks: tuple[Triangulation, ...] = ()
 
 
 def prepare_report(
@@ -116,6 +120,7 @@ def prepare_report(
     context: ReportContext | None = None,
     policy: FairnessPolicy | None = None,
     previous: AuditResult | Mapping | None = None,
+    cross_checks: Sequence[Triangulation] = (),
 ) -> AuditReport:
     """Bundle a result with its words, its policy's verdict and the changes since last time.
 
@@ -128,6 +133,9 @@ def prepare_report(
         Without one the report carries no verdict.
     previous : AuditResult or mapping, optional
         The last audit (or its ``fairness.json``), for "what changed since the last audit".
+    cross_checks : sequence of Triangulation, optional
+        The label-bias check of the same outcome from recorded data alone
+        (:func:`fairness.triangulation.triangulate`), shown beside the true-outcome view.
     """
     try:
         generator = f"lantern {metadata.version('lantern')}"
@@ -141,6 +149,7 @@ def prepare_report(
         changes=None if previous is None else compare_audits(result, previous),
         generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         generator=generator,
+        cross_checks=tuple(cross_checks),
     )
 
 
@@ -185,6 +194,7 @@ def to_document(report: AuditReport) -> dict[str, Any]:
         "passed": None if verdict is None else verdict["passed"],
         "reasons": None if verdict is None else verdict["reasons"],
         "changes": None if report.changes is None else report.changes.to_dict(),
+        "cross_checks": [c.to_dict() for c in report.cross_checks],
     }
     return doc
 

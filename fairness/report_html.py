@@ -293,9 +293,10 @@ def _calibration(report: AuditReport) -> str:
 
 
 def _label_bias(report: AuditReport) -> str:
+    checks = _cross_checks(report)
     r = report.result
     if not r.true_label:
-        return t.NO_TRUTH.substitute()
+        return t.NO_TRUTH.substitute() + checks
     out = [t.LABEL_BIAS_INTRO.substitute(true_label=f"<code>{_e(r.true_label)}</code>")]
     if r.recording_n is not None:
         out.append(t.RECORDING_ROWS.substitute(n=f"{r.recording_n:,}", audited=f"{r.n:,}"))
@@ -324,7 +325,16 @@ def _label_bias(report: AuditReport) -> str:
             cells += _ratio_cell(ratios.get((group, "recording_ratio", TRUE)), report)
             rows.append(f'<tr><td class="text">{_e(group)}</td>{cells}</tr>')
         out.append(f"<h3>{_e(g.name)}</h3>" + _table(head, rows))
-    return "\n".join(out)
+    return "\n".join(out) + checks
+
+
+def _cross_checks(report: AuditReport) -> str:
+    """The label-bias check from recorded data alone, when the report carries one."""
+    if not report.cross_checks:
+        return ""
+    from fairness.triangulation_report import section
+
+    return t.CROSS_CHECKS_INTRO + "".join(section(c, level=3) for c in report.cross_checks)
 
 
 def _criterion(report: AuditReport) -> str:

@@ -42,6 +42,15 @@ def _summary(report: AuditReport) -> str:
         f"({op.share_flagged:.1%}). Score <code>{_e(r.score)}</code>, recorded outcome "
         f"<code>{_e(r.label)}</code>.</p>"
     )
+    if report.cross_checks:
+        from fairness.triangulation_report import finding
+
+        items = "".join(f"<li>{_e(finding(c))}</li>" for c in report.cross_checks)
+        parts.append(
+            "<h3>Label bias from recorded data</h3>"
+            f"<ul>{items}</ul><p class='small'>See <a href=\"#label_bias\">"
+            f"{t.SECTIONS['label_bias']}</a> for each group and what the check assumes.</p>"
+        )
     band = r.settings.tolerance
     gated = _gated_rows(report)
     if report.policy is not None:

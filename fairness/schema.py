@@ -262,6 +262,45 @@ class ChangesDoc(_Strict):
     rows: list[ChangeRow]
 
 
+class CrossCheckRow(_Strict):
+    grouping: str
+    group: str
+    reference: str
+    people: int
+    numerator: int
+    denominator: int
+    ratio: float | None
+    ratio_low: float | None
+    ratio_high: float | None
+    disparity: float | None
+    low: float | None
+    high: float | None
+    judged: bool
+    flag: bool
+    detectable: float | None = Field(
+        description="The smallest disparity above the band this group's numbers could show."
+    )
+    note: str
+
+
+class RecordPairDoc(_Strict):
+    name: str
+    numerator: str
+    denominator: str
+    assumes: str
+
+
+class CrossCheckDoc(_Strict):
+    """Two agencies' records of one harm compared by group (:mod:`fairness.triangulation`)."""
+
+    pair: RecordPairDoc
+    band: list[float]
+    min_events: int
+    n_boot: int
+    window: list[str]
+    rows: list[CrossCheckRow]
+
+
 class FairnessDocument(AuditDoc):
     """The whole ``fairness.json`` document."""
 
@@ -272,6 +311,11 @@ class FairnessDocument(AuditDoc):
     passed: bool | None = Field(description="The verdict's 'passed', for lantern promote.")
     reasons: list[str] | None = Field(description="The verdict's 'reasons'.")
     changes: ChangesDoc | None = Field(description="Null at a first audit.")
+    cross_checks: list[CrossCheckDoc] = Field(
+        default_factory=list,
+        description="The label-bias check from recorded data alone, when the audited model's "
+        "run logged one (empty otherwise).",
+    )
 
 
 def validate_document(document: dict[str, Any]) -> FairnessDocument:

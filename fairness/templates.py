@@ -215,4 +215,10 @@ SUMMARY_NO_FLAGS = "<p>No disparity ratio has its whole interval outside the ban
 SUMMARY_FLAGS = Template("""<p><strong>$count disparity ratios have their whole interval
 outside the band $band.</strong> Each is listed here and marked in the tables below.</p>""")
 
+CROSS_CHECKS_INTRO = """<h3>From recorded data alone: two agencies' records of one harm</h3>
+<p>True outcomes are known only for synthetic data. A partnership can still look for label
+bias by comparing two agencies that record the same harm under different practices: where
+the ratio of their records differs between groups, one agency records that group
+differently, and the recorded outcome the model learns from carries the difference.</p>"""
+
 NO_VERDICT = "<p>No fairness policy was applied to this audit.</p>"

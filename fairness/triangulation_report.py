@@ -89,12 +89,14 @@ def _table(result: Triangulation) -> str:
     )
 
 
-def section(result: Triangulation) -> str:
-    """One comparison's HTML: the finding, what it assumes, the table, how it was made."""
+def section(result: Triangulation, level: int = 2) -> str:
+    """One comparison's HTML: the finding, what it assumes, the table, how it was made
+    (under an ``h{level}`` heading)."""
     pair = result.pair
     window = f" Records from {result.window[0]} to {result.window[1]}." if result.window else ""
     return (
-        f"<h2 id='{_e(pair.name)}'>{_e(pair.numerator)} against {_e(pair.denominator)}</h2>"
+        f"<h{level} id='{_e(pair.name)}'>{_e(pair.numerator)} against "
+        f"{_e(pair.denominator)}</h{level}>"
         f"<p class='callout'>{_e(finding(result))}</p>"
         f"<p><strong>What this assumes.</strong> {_e(pair.assumes)}</p>"
         f"{_table(result)}"

@@ -27,6 +27,7 @@ from features.populations import age_bands
 from models.artifacts import FAIRNESS_ARTIFACT, FAIRNESS_REPORT_JSON
 from models.tracking import CHALLENGER, TrackingSettings, get_alias, load_run_artifact_json
 from models.versions import find_version, logged_label_rows, logged_test_rows
+from training.label_bias import logged_label_bias
 from training.pseudonyms import ROW_KEY
 
 GROUPS = ["ethnicity", "send", "sex"]
@@ -138,7 +139,11 @@ def audit_model(
         source=f"registered model {name} v{found.version}: held-out children on {date:%Y-%m-%d}",
     )
     report = prepare_report(
-        result, context=context, policy=policy or FairnessPolicy.assistive(), previous=previous
+        result,
+        context=context,
+        policy=policy or FairnessPolicy.assistive(),
+        previous=previous,
+        cross_checks=logged_label_bias(found.run_id, settings),
     )
     logged = _log(report, name, found, settings)
     return ModelAudit(name, str(found.version), report, report.verdict, logged)

@@ -8,13 +8,17 @@ It reads the recorded data only: no ground truth, no model.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import pandas as pd
 
 from fairness.triangulation import RecordPair, Triangulation, triangulate
 from features.outcomes import Outcomes, load_outcomes
 from features.pointintime import DATE_COLUMN
+from models.artifacts import LABEL_BIAS_JSON
+from models.tracking import TrackingSettings, load_run_artifact_json
 
 GROUPS = ("ethnicity", "sex")
 """The children table's group columns the check compares (SEND changes over time)."""
@@ -100,3 +104,26 @@ def check_label_bias(
             )
         )
     return out
+
+
+def log_label_bias(
+    run_id: str,
+    results: Sequence[Triangulation],
+    settings: TrackingSettings,
+    *,
+    outcome: str,
+    source: str,
+) -> None:
+    """Log the check's JSON and HTML to a training run (``label_bias/``)."""
+    from fairness.triangulation_report import write_label_bias
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "label_bias"
+        write_label_bias(results, folder, outcome=outcome, source=source)
+        settings.client().log_artifacts(run_id, str(folder), Path(LABEL_BIAS_JSON).parent.name)
+
+
+def logged_label_bias(run_id: str, settings: TrackingSettings) -> list[Triangulation]:
+    """The check a training run logged, or none."""
+    doc = load_run_artifact_json(run_id, LABEL_BIAS_JSON, settings)
+    return [] if doc is None else [Triangulation.from_dict(c) for c in doc["checks"]]

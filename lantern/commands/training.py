@@ -136,6 +136,8 @@ def train(
     for r in results:
         log_datasheet(r.run_id, tracking, facts)
     console.print("  datasheet logged to each run (datasheet/)")
+    if data is not None:
+        _log_label_bias(data, results, definitions, tracking)
     refused = [r.outcome for r in results if r.choice is not None and not r.choice.register]
     if refused:
         console.print(
@@ -143,6 +145,27 @@ def train(
             "`registration/choice.json` in each)"
         )
         raise typer.Exit(code=1)
+
+
+def _log_label_bias(data: Path, results: list, definitions, tracking) -> None:
+    """The label-bias check of each trained outcome that has cross-checks, logged to its run."""
+    from features.contract import load_extracts
+    from training.label_bias import check_label_bias, log_label_bias
+
+    wanted = [r for r in results if definitions[r.outcome].cross_checks]
+    if not wanted:
+        return
+    from fairness.triangulation_report import finding
+
+    tables = load_extracts(data).tables()
+    for r in wanted:
+        checks = check_label_bias(tables, r.outcome, definitions=definitions)
+        log_label_bias(
+            r.run_id, checks, tracking, outcome=r.outcome, source=f"the extracts in {data}"
+        )
+        for check in checks:
+            console.print(f"{r.outcome}: label-bias check: {finding(check)}")
+    console.print("  label-bias check logged to those runs (label_bias/)")
 
 
 def _cluster(engine: Engine, scheduler: str | None):

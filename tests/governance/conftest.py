@@ -109,7 +109,11 @@ class Store:
 
 @pytest.fixture(scope="session")
 def governance_store(
-    tmp_path_factory, governance_table, governance_results, governance_settings
+    tmp_path_factory,
+    governance_table,
+    governance_results,
+    governance_settings,
+    governance_partnership_data,
 ) -> Iterator[Store]:
     """Both models logged, registered as challenger and audited in a real sqlite store.
 
@@ -118,6 +122,7 @@ def governance_store(
     from governance.datasheet import log_datasheet
     from governance.partnership import PartnershipSettings
     from training.fairness_audit import audit_model
+    from training.label_bias import check_label_bias, log_label_bias
 
     folder = tmp_path_factory.mktemp("governance_store")
     work = folder / "work"
@@ -134,5 +139,10 @@ def governance_store(
                 outcome_definition=load_outcomes()[name],
             )
             log_datasheet(result.run_id, settings, PartnershipSettings())
+            checks = check_label_bias(governance_partnership_data.tables, name, n_boot=200)
+            if checks:  # as `lantern train DATA` does for an outcome with cross-checks
+                log_label_bias(
+                    result.run_id, checks, settings, outcome=name, source="the test partnership"
+                )
             audit_model(name, settings, n_boot=AUDIT_BOOTSTRAP)
         yield Store(settings, work)

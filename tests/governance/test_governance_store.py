@@ -8,6 +8,8 @@ none (an empty working directory), so the records show both a supplied and a mis
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 
 import pytest
 from governance_checks import BANNED, empty_fields
@@ -21,6 +23,7 @@ from models.artifacts import (
     DATASHEET_JSON,
     DATASHEET_MD,
     FAIRNESS_ARTIFACT,
+    LABEL_BIAS_JSON,
     RECORD_JSON,
     RECORD_MD,
 )
@@ -85,6 +88,41 @@ def test_each_champion_has_card_fairness_report_record_and_datasheet(store, name
     client = MlflowClient(store.uri, store.uri)
     logged = artifacts(client, champion_run(name, store))
     assert [d for d in DOCUMENTS if d not in logged] == []
+
+
+def test_the_violence_audit_shows_the_label_bias_check_its_run_logged(store):
+    """The check from recorded data alone (police against ED) reaches the model's fairness
+    report: in its JSON, its summary and its label-bias section; exclusion has no pair."""
+    settings = store
+    for name, expected in ((WITHOUT_FILE, 1), (WITH_FILE, 0)):
+        version = get_alias(name, "champion", settings)
+        doc = load_run_artifact_json(version.run_id, "fairness/fairness.json", settings)
+        assert len(doc["cross_checks"]) == expected, name
+        logged = load_run_artifact_json(version.run_id, LABEL_BIAS_JSON, settings)
+        assert (logged is not None) == bool(expected), name
+    [check] = doc_of(store, WITHOUT_FILE)["cross_checks"]
+    assert check["pair"]["name"] == "police_against_health"
+    assert {r["grouping"] for r in check["rows"]} == {"ethnicity", "sex", "ethnicity × sex"}
+    page = html_of(store, WITHOUT_FILE)
+    summary = page.split('id="summary"')[1].split("</section>")[0]
+    assert "Label bias from recorded data" in summary and "police_against_health" in summary
+    section = page.split('id="label_bias"')[1].split("</section>")[0]
+    assert "police-recorded victims of serious violence against" in section
+    assert "What this assumes" in section
+
+
+def doc_of(settings, name: str) -> dict:
+    run_id = champion_run(name, settings)
+    return load_run_artifact_json(run_id, "fairness/fairness.json", settings)
+
+
+def html_of(settings, name: str) -> str:
+    version = get_alias(name, "champion", settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = settings.client().download_artifacts(
+            version.run_id, "fairness/fairness.html", dst_path=tmp
+        )
+        return Path(path).read_text()
 
 
 @pytest.mark.parametrize("name", OUTCOMES)

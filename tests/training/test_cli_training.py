@@ -230,12 +230,17 @@ def test_train_registers_both_models_as_challengers(quarter, inputs, interrupted
         assert cells[1] == "1" and cells[-1] not in ("", "-"), line
     for baseline in ("indicator-count checklist", "age alone", "logistic regression"):
         assert comparisons.count(f"Lantern − {baseline}") == 2, out
+    # the label-bias check from the extracts, for the outcome with a cross-agency pair
+    assert f"{SV}: label-bias check: police_against_health" in " ".join(out.split()), out
+    assert f"{EN}: label-bias check" not in out
     for name in (EN, SV):
         assert quarter.versions(name) == ["1"]
         assert quarter.alias(name, "challenger") == "1"
         assert quarter.alias(name, "champion") is None
         run = quarter.client().get_run(quarter.client().get_model_version(name, "1").run_id)
         assert run.info.status == "FINISHED"
+        logged = {a.path for a in quarter.client().list_artifacts(run.info.run_id, "label_bias")}
+        assert ("label_bias/label_bias.json" in logged) == (name == SV), (name, logged)
 
 
 def test_promote_refuses_a_failed_gate_and_a_force_without_reason(quarter, tmp_path):
