@@ -51,7 +51,8 @@ def bench_label_bias(children: int) -> tuple[str, list[dict], list[str]]:
         "## Label bias seen from recorded data alone",
         "",
         f"`lantern label-bias` (police victim records against ED assault attendances, by "
-        f"group, over the last 5 years: each extract holds 4) on {n} partnerships of "
+        f"group, over the last 3 years, as `lantern train` and `lantern label-bias` compare) "
+        f"on {n} partnerships of "
         f"{children:,} children each (seeds "
         f"{SEEDS[0]}-{SEEDS[-1]}). A seed counts as flagged when the Black/White disparity's "
         'interval lies wholly outside 0.8-1.25; "any group" counts a flag for any ethnic '

@@ -367,8 +367,11 @@ def label_bias(
         str, typer.Option(help="The outcome whose cross-agency record pairs are compared.")
     ] = "serious_violence",
     years: Annotated[
-        int, typer.Option(help="Compare the records of this many years to the newest.")
-    ] = 5,
+        int,
+        typer.Option(
+            help="Compare the records of this many years to the newest (as `lantern train`)."
+        ),
+    ] = 3,
     reference: Annotated[
         list[str] | None,
         typer.Option(help="Reference group COLUMN=VALUE (repeatable); default the largest."),
