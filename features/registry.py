@@ -3,8 +3,9 @@
 A feature function takes an :class:`~features.pointintime.AsOf` view of the partnership's
 records at a snapshot date and returns one value per child in that snapshot's cohort. Its
 one-line docstring is the phrase a practitioner reads in an explanation, so it is written for
-them. The :func:`feature` decorator records the rest (source, window, unit, sensitivity); the
-registry is built from the code, never from a copy of it.
+them. The :func:`feature` decorator records the rest (source, window, unit, sensitivity, and
+the direction a higher value acts in, with the reason for it); the registry is built from the
+code, never from a copy of it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from typing import Literal
 import numpy as np
 
 Unit = Literal["count", "rate", "flag", "years", "months", "days", "points"]
+Direction = Literal["raises", "protective", "either"]
+
+MONOTONE = {"raises": 1, "protective": -1, "either": 0}
+"""Each declared direction as a LightGBM monotone constraint: a higher value may only raise
+the estimate (1), only lower it (-1), or either (0, unconstrained)."""
 
 SOURCES = {
     "children": "Partnership records",
@@ -60,6 +66,12 @@ class FeatureSpec:
         estimate is made in (age: who the outcome can happen to), not as a finding.
     func : callable
         ``func(asof) -> np.ndarray`` of floats, NaN where the value is not known.
+    direction : {"raises", "protective", "either"}
+        What a higher value does to the likelihood of the outcomes: raises concern, is
+        protective, or either (no one direction; the model is left free). Training makes the
+        model keep to it (:data:`MONOTONE`).
+    why : str
+        The one-line reason for the direction: a source or domain knowledge.
     """
 
     name: str
@@ -70,6 +82,13 @@ class FeatureSpec:
     sensitive: bool
     func: Callable[..., np.ndarray]
     context: bool = False
+    direction: Direction = "either"
+    why: str = ""
+
+    @property
+    def monotone(self) -> int:
+        """The direction as a LightGBM monotone constraint (1, -1 or 0)."""
+        return MONOTONE[self.direction]
 
     @property
     def agency(self) -> str:
@@ -98,7 +117,14 @@ def format_value(value: float, unit: str) -> str:
 
 
 def feature(
-    *, source: str, window: str, unit: Unit, sensitive: bool = False, context: bool = False
+    *,
+    source: str,
+    window: str,
+    unit: Unit,
+    direction: Direction,
+    why: str,
+    sensitive: bool = False,
+    context: bool = False,
 ) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
     """Mark a function as a feature; its name is the column, its docstring the phrase.
 
@@ -110,6 +136,10 @@ def feature(
         The look-back window, in words.
     unit : {"count", "rate", "flag", "years", "months", "days", "points"}
         How its value reads.
+    direction : {"raises", "protective", "either"}
+        What a higher value does to the likelihood of the outcomes (see :class:`FeatureSpec`).
+    why : str
+        One line: the source or domain knowledge the direction rests on.
     sensitive : bool, default False
         Whether the feature is sensitive (used only where a feature set justifies it).
     context : bool, default False
@@ -117,6 +147,16 @@ def feature(
     """
     if source not in SOURCES:
         raise ValueError(f"unknown feature source {source!r}; use one of {sorted(SOURCES)}")
+    if direction not in MONOTONE:
+        raise ValueError(
+            f"unknown feature direction {direction!r}; use one of {sorted(MONOTONE)} "
+            "(what a higher value does to the likelihood)"
+        )
+    if not why.strip() or "\n" in why:
+        raise ValueError(
+            "a feature's direction needs a one-line reason (`why`): the source or domain "
+            "knowledge it rests on"
+        )
 
     def mark(func: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
         doc = inspect.getdoc(func)
@@ -125,7 +165,15 @@ def feature(
                 f"feature {func.__name__} needs a one-line docstring: the phrase a "
                 "practitioner reads in an explanation"
             )
-        meta = dict(source=source, window=window, unit=unit, sensitive=sensitive, context=context)
+        meta = dict(
+            source=source,
+            window=window,
+            unit=unit,
+            sensitive=sensitive,
+            context=context,
+            direction=direction,
+            why=why,
+        )
         setattr(func, _MARK, meta)
         return func
 

@@ -283,11 +283,12 @@ def _features_on_dask(
 
 
 def list_features() -> None:
-    """List every feature in the registry: name, source, window, unit, phrase."""
+    """List every feature in the registry: name, source, window, unit, phrase, and the
+    direction a higher value acts in (the model is made to keep to it), with its reason."""
     from features.registry import default_registry
 
     table = Table(title="Feature registry")
-    for column in ("feature", "agency", "window", "unit", "sensitive", "phrase"):
+    for column in ("feature", "agency", "window", "unit", "sensitive", "phrase", "direction"):
         table.add_column(column, overflow="fold")
     for spec in default_registry().values():
         table.add_row(
@@ -297,5 +298,6 @@ def list_features() -> None:
             spec.unit,
             "yes" if spec.sensitive else "",
             spec.description,
+            f"{spec.direction}: {spec.why}",
         )
     console.print(table)

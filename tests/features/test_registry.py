@@ -17,6 +17,14 @@ from features.registry import SOURCES, FeatureSpec, Registry, Unit, default_regi
 REGISTRY = default_registry()
 SPECS = list(REGISTRY.values())
 UNITS = set(get_args(Unit))
+POLICE = dict(
+    source="police",
+    window="12 months",
+    unit="count",
+    direction="raises",
+    why="Previous suspects of violence are a named risk group",
+)
+"""The decorator's required arguments, for the tests' own features."""
 
 PROTECTED = re.compile(
     r"\b(ethnic\w*|race|racial|sex|sexes|gender\w*|religio\w*|faith|black|white|asian)\b",
@@ -96,7 +104,7 @@ def test_no_feature_mentions_a_protected_characteristic_or_labels_a_child(spec):
 def test_the_feature_decorator_refuses_a_missing_docstring():
     with pytest.raises(ValueError, match="needs a one-line docstring") as raised:
 
-        @feature(source="police", window="12 months", unit="count")
+        @feature(**POLICE)
         def undocumented(asof):
             return asof.count("police")
 
@@ -107,7 +115,7 @@ def test_the_feature_decorator_refuses_a_missing_docstring():
 def test_the_feature_decorator_refuses_a_multi_line_docstring():
     with pytest.raises(ValueError, match="wordy needs a one-line docstring"):
 
-        @feature(source="police", window="12 months", unit="count")
+        @feature(**POLICE)
         def wordy(asof):
             """Police records in the last 12 months.
 
@@ -118,19 +126,37 @@ def test_the_feature_decorator_refuses_a_multi_line_docstring():
 
 def test_the_feature_decorator_refuses_an_unknown_source():
     with pytest.raises(ValueError, match="unknown feature source 'polic'.*police"):
-        feature(source="polic", window="12 months", unit="count")
+        feature(**{**POLICE, "source": "polic"})
 
 
 def test_the_feature_decorator_marks_a_documented_function():
-    @feature(source="police", window="12 months", unit="count")
+    @feature(**POLICE)
     def police_records_12m(asof):
         """Police records in the last 12 months."""
         return asof.count("police", months=12)
 
     meta = police_records_12m.__lantern_feature__
-    assert meta == dict(
-        source="police", window="12 months", unit="count", sensitive=False, context=False
-    )
+    assert meta == dict(**POLICE, sensitive=False, context=False)
+
+
+def test_the_feature_decorator_refuses_an_unknown_direction_or_no_reason():
+    with pytest.raises(ValueError, match="unknown feature direction 'up'.*either.*protective"):
+        feature(**{**POLICE, "direction": "up"})
+    for why in ("", "  ", "one line\nand another"):
+        with pytest.raises(ValueError, match="needs a one-line reason"):
+            feature(**{**POLICE, "why": why})
+
+
+def test_every_feature_declares_a_direction_with_its_reason():
+    registry = default_registry()
+    for spec in registry.values():
+        assert spec.direction in ("raises", "protective", "either"), spec.name
+        assert spec.why.strip() and "\n" not in spec.why, spec.name
+        assert spec.monotone == {"raises": 1, "protective": -1, "either": 0}[spec.direction]
+    # age is context and free; attendance protects; suspensions raise concern
+    assert registry["age_years"].direction == "either"
+    assert registry["attendance_12m"].direction == "protective"
+    assert registry["suspensions_12m"].direction == "raises"
 
 
 def test_select_keeps_the_order_given_and_unknown_names_say_where_to_look():
@@ -202,7 +228,7 @@ def test_build_snapshot_with_a_selected_registry(records, snapshot):
 
 
 def test_build_snapshot_refuses_a_feature_of_the_wrong_shape(records, snapshot):
-    @feature(source="police", window="12 months", unit="count")
+    @feature(**POLICE)
     def one_value(asof):
         """Police records in the last 12 months."""
         return np.zeros(1)
