@@ -57,8 +57,12 @@ def model_card(
     comparisons: dict[str, dict[str, str]] | None = None,
     headline: str = "ROC AUC",
     registration: dict[str, Any] | None = None,
+    directions: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The model card's facts, by Mitchell et al.'s sections."""
+    """The model card's facts, by Mitchell et al.'s sections.
+
+    ``directions`` is the direction check (:func:`training.directions.check_directions`) of
+    the test children, with the LightGBM ``method`` the constraints used (None: off)."""
     return {
         "model_details": {
             "name": name,
@@ -98,10 +102,44 @@ def model_card(
         "registration": registration,
         "by_age_band": bands or {},
         "features": features,
+        "directions": directions,
         "sensitive_features": sensitive,
         "ethical_considerations": ETHICAL,
         "caveats_and_recommendations": CAVEATS,
     }
+
+
+def _direction(feature: dict[str, Any]) -> str:
+    """A feature's declared direction, and whether the model was held to it."""
+    direction = feature.get("direction")
+    if direction is None:
+        return ""
+    if direction == "either":
+        return "either (free)"
+    return f"{direction} (kept to it)" if feature.get("constrained") else f"{direction} (free)"
+
+
+def _directions(card: dict[str, Any]) -> list[str]:
+    """The constraints and the check of the test children's contributions against them."""
+    check = card.get("directions")
+    if not check:
+        return []
+    kept = [f for f in card["features"] if f.get("constrained")]
+    if check.get("method"):
+        lines = [
+            f"{len(kept)} of {len(card['features'])} features are kept to the direction the "
+            "registry declares for them, with its reason (LightGBM monotone constraints, "
+            f"method {check['method']}): a higher value may only raise the estimate, or only "
+            "lower it. Features declared 'either' are free."
+        ]
+    else:
+        lines = ["The model was trained without the registry's direction constraints."]
+    contrary = check.get("contrary", [])
+    lines.append(
+        "Features whose contributions run against their declared direction over the test "
+        f"children: {', '.join(contrary) if contrary else 'none'}."
+    )
+    return [*lines, ""]
 
 
 def _table(rows: list[list[str]]) -> list[str]:
@@ -185,9 +223,13 @@ def render_markdown(card: dict[str, Any]) -> str:
         *([f"- **{k}**: {v}" for k, v in card["sensitive_features"].items()] or ["- none"]),
         "",
         "## Features",
+        *_directions(card),
         *_table(
-            [["feature", "agency", "window", "phrase"]]
-            + [[f["name"], f["agency"], f["window"], f["description"]] for f in card["features"]]
+            [["feature", "agency", "window", "phrase", "direction"]]
+            + [
+                [f["name"], f["agency"], f["window"], f["description"], _direction(f)]
+                for f in card["features"]
+            ]
         ),
         "",
         "## Ethical considerations",

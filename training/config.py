@@ -26,6 +26,10 @@ class LightGBMSettings(BaseModel):
     subsample: float = Field(0.8, gt=0, le=1)
     colsample_bytree: float = Field(0.5, gt=0, le=1)
     reg_lambda: float = Field(10.0, ge=0)
+    monotone: bool = True
+    """Keep each feature to its registry direction (LightGBM monotone constraints)."""
+    monotone_method: Literal["basic", "intermediate", "advanced"] = "basic"
+    """LightGBM's ``monotone_constraints_method``, chosen by measured accuracy."""
 
 
 class FeatureSetSettings(BaseModel):

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -29,7 +29,7 @@ from features.registry import Registry
 from models.scoring import ScoringModel, as_matrix
 from models.tracking import TrackingSettings
 from training.config import LightGBMSettings, TrainingSettings
-from training.model import fit_booster, fit_platt
+from training.model import constraint_params, fit_booster, fit_platt, monotone_constraints
 from training.pipeline import TrainResult, train_and_register, train_outcome
 from training.split import TemporalSplit, held_out, temporal_split
 
@@ -41,9 +41,12 @@ SAMPLE_ROWS = 500_000
 """Training rows the single-machine early stop sees (all of them, up to this many)."""
 
 
-def booster_params(settings: LightGBMSettings, seed: int) -> dict:
+def booster_params(
+    settings: LightGBMSettings, seed: int, monotone: Sequence[int] | None = None
+) -> dict:
     """:func:`training.model.fit_booster`'s LightGBM parameters under the scikit-learn names
-    ``lightgbm.dask`` takes (it sets each worker's threads itself)."""
+    ``lightgbm.dask`` takes (it sets each worker's threads itself), with the same monotone
+    constraints."""
     return {
         "objective": "binary",
         "num_leaves": settings.num_leaves,
@@ -58,6 +61,7 @@ def booster_params(settings: LightGBMSettings, seed: int) -> dict:
         "deterministic": True,
         "force_row_wise": True,
         "verbosity": -1,
+        **constraint_params(settings, monotone),
     }
 
 
@@ -123,6 +127,7 @@ def trees_by_early_stopping(
         settings.lightgbm,
         features=features,
         seed=settings.seed,
+        monotone=monotone_constraints(features),
     )
     return int(booster.best_iteration or booster.current_iteration())
 
@@ -173,7 +178,7 @@ def fit_model_dask(
     classifier = DaskLGBMClassifier(
         client=client,
         n_estimators=n_trees,
-        **booster_params(settings.lightgbm, settings.seed),
+        **booster_params(settings.lightgbm, settings.seed, monotone_constraints(features)),
     )
     with warnings.catch_warnings():
         # lightgbm.dask sets each worker's threads itself and says so for n_jobs

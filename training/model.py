@@ -7,14 +7,24 @@ and MLflow looks them up by that path when it loads them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import lightgbm as lgb
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from features.registry import Registry, default_registry
 from models.scoring import LanternPyfunc, ScoringModel, as_matrix
 from training.config import LightGBMSettings
 
-__all__ = ["LanternPyfunc", "ScoringModel", "as_matrix", "fit_booster", "fit_platt"]
+__all__ = [
+    "LanternPyfunc",
+    "ScoringModel",
+    "as_matrix",
+    "fit_booster",
+    "fit_platt",
+    "monotone_constraints",
+]
 
 
 MIN_LEAF_SHARE = 20
@@ -34,6 +44,25 @@ def adapted(settings: LightGBMSettings, n_train: int) -> LightGBMSettings:
     return settings.model_copy(update={"min_child_samples": leaf})
 
 
+def monotone_constraints(features: Sequence[str], registry: Registry | None = None) -> list[int]:
+    """Each feature's registry direction as a LightGBM monotone constraint, in ``features``
+    order: 1 (a higher value may only raise the estimate), -1 (only lower it) or 0 (free, also
+    for a column the registry does not hold, such as a bring-your-own table's)."""
+    registry = default_registry() if registry is None else registry
+    return [registry[name].monotone if name in registry else 0 for name in features]
+
+
+def constraint_params(settings: LightGBMSettings, monotone: Sequence[int] | None) -> dict:
+    """LightGBM's monotone-constraint parameters: none when ``settings.monotone`` is off or
+    no feature is constrained."""
+    if not settings.monotone or monotone is None or not any(monotone):
+        return {}
+    return {
+        "monotone_constraints": list(monotone),
+        "monotone_constraints_method": settings.monotone_method,
+    }
+
+
 def has_splits(booster: lgb.Booster) -> bool:
     """Whether any tree splits at all (a booster of single leaves scores everyone alike)."""
     return any(tree["num_leaves"] > 1 for tree in booster.dump_model()["tree_info"])
@@ -49,10 +78,13 @@ def fit_booster(
     features: list[str],
     seed: int,
     rounds: int | None = None,
+    monotone: Sequence[int] | None = None,
 ) -> lgb.Booster:
     """Fit LightGBM with early stopping on the validation period's log-loss, with the
     settings :func:`adapted` to the number of training rows; ``rounds`` fits exactly that
-    many trees instead, without looking at the validation rows (for cross-validation)."""
+    many trees instead, without looking at the validation rows (for cross-validation).
+    ``monotone`` (one of 1, -1, 0 per feature, :func:`monotone_constraints`) keeps each
+    feature to its direction when ``settings.monotone`` is on."""
     settings = adapted(settings, len(X_train))
     params = {
         "objective": "binary",
@@ -70,6 +102,7 @@ def fit_booster(
         "force_row_wise": True,
         "num_threads": 2,
         "verbosity": -1,
+        **constraint_params(settings, monotone),
     }
     train = lgb.Dataset(X_train, y_train, feature_name=features, free_raw_data=False)
     if rounds is not None:

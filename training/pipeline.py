@@ -31,6 +31,7 @@ from models.tracking import (
 from training.card import model_card, render_markdown
 from training.choice import RegistrationChoice, choose
 from training.config import TrainingSettings
+from training.directions import DirectionCheck, check_directions
 from training.evaluation import (
     AGE_COLUMN,
     BASELINE_NAMES,
@@ -40,7 +41,7 @@ from training.evaluation import (
     fit_baselines,
 )
 from training.intervals import MetricSummary
-from training.model import fit_booster, fit_platt, has_splits
+from training.model import fit_booster, fit_platt, has_splits, monotone_constraints
 from training.pseudonyms import new_run_key, pseudonymised
 from training.reliability import reliability_plot, reliability_table
 from training.split import TemporalSplit, temporal_split
@@ -66,6 +67,8 @@ class TrainResult:
     version: str | None = None
     notes: list[str] = field(default_factory=list)
     choice: RegistrationChoice | None = None
+    constraints: dict[str, int] = field(default_factory=dict)
+    directions: DirectionCheck | None = None
 
     @property
     def headline(self) -> str:
@@ -118,7 +121,9 @@ def fit_model(
     outcome: str,
     settings: TrainingSettings,
 ) -> ScoringModel:
-    """Fit the booster on the training snapshots and calibrate it on the validation one."""
+    """Fit the booster on the training snapshots (each feature kept to its registry
+    direction, :func:`training.model.monotone_constraints`) and calibrate it on the
+    validation one."""
     label = label_column(outcome)
     X_train, y_train = as_matrix(table.iloc[split.train], features), _y(table, split.train, label)
     X_val, y_val = (
@@ -126,7 +131,14 @@ def fit_model(
         _y(table, split.validation, label),
     )
     booster = fit_booster(
-        X_train, y_train, X_val, y_val, settings.lightgbm, features=features, seed=settings.seed
+        X_train,
+        y_train,
+        X_val,
+        y_val,
+        settings.lightgbm,
+        features=features,
+        seed=settings.seed,
+        monotone=monotone_constraints(features),
     )
     slope, intercept = fit_platt(booster.predict(X_val, raw_score=True), y_val)
     return ScoringModel(booster, features, slope, intercept, outcome)
@@ -175,6 +187,13 @@ def train_outcome(
     )
     result = TrainResult(outcome=outcome, model=model, split=split, evaluation=evaluation)
     result.choice = registration_choice(table, split, model, outcome, settings, baselines)
+    constraints = monotone_constraints(features)  # as the fit applied them
+    if not settings.lightgbm.monotone:
+        constraints = [0] * len(features)
+    result.constraints = dict(zip(features, constraints, strict=True))
+    result.directions = check_directions(
+        model, as_matrix(table.iloc[split.test], features), registry=registry
+    )
     return result
 
 
@@ -234,6 +253,9 @@ def data_summary(
                 "window": registry[name].window,
                 "unit": registry[name].unit,
                 "sensitive": registry[name].sensitive,
+                "direction": registry[name].direction,
+                "constrained": bool(result.constraints.get(name, 0)),
+                "why": registry[name].why,
             }
             for name in result.model.features
         ],
@@ -320,6 +342,8 @@ def log_and_register(
         )
         log_metric_summaries(result.evaluation.metrics)
         log_comparisons(result.evaluation)
+        if result.directions is not None:
+            mlflow.log_metric("directions.contrary", len(result.directions.contrary()))
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             _write_artifacts(folder, table, result, summary, settings, trained_at)
@@ -430,6 +454,16 @@ def _write_artifacts(
         },
         headline=HEADLINE_LABEL[result.evaluation.headline].removesuffix(" (95% CI)"),
         registration=result.choice.to_dict() if result.choice else None,
+        directions=(
+            {
+                "method": settings.lightgbm.monotone_method
+                if any(result.constraints.values())
+                else None,
+                **result.directions.to_dict(),
+            }
+            if result.directions is not None
+            else None
+        ),
         features=summary["features"],
         sensitive={
             n: j for n, j in settings.features.sensitive.items() if n in result.model.features
