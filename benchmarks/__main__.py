@@ -125,6 +125,14 @@ STAGES = {
         '               f"({{len(r.test)}} test rows)")\n'
         "print('; '.join(out))\n"
     ),
+    "directions": (
+        "import json\n"
+        "from benchmarks.directions import bench_directions\n"
+        "note, checks, lines = bench_directions(r'{data}')\n"
+        "print(note)\n"
+        "print('CHECKS', json.dumps(checks))\n"
+        "print('SECTION', json.dumps(lines))\n"
+    ),
     "label_bias": (
         "import json\n"
         "from benchmarks.label_bias import bench_label_bias\n"
@@ -143,6 +151,7 @@ NEEDS = {
     "explain": ["synth", "features", "train"],
     "serve": ["synth", "features"],
     "compas": [],
+    "directions": ["synth", "features"],
     "label_bias": [],
 }
 
@@ -299,6 +308,8 @@ TARGETS = {
     "explain": "< 10 s for 40,000 children x both models; >= 10x shap.TreeExplainer",
     "serve": "p50 < 10 ms, p99 < 30 ms, >= 300 prompts/s; one audit row per request",
     "compas": "accuracy at least COMPAS's own (published about 0.65) on the same rows",
+    "directions": "the constraints cost <= 0.005 AUC within age; 0 contrary features; 0 "
+    "prompts with an immaterial, empty or contrary reason in their top 5",
     "label_bias": "London mix: bias 1.5 flagged in >= 9/10 seeds; none and equal "
     "under-recording in <= 1/10",
 }

@@ -28,6 +28,7 @@ import numpy as np
 
 from explain import wording
 from explain.reasons import (
+    MIN_SHARE,
     MIN_WEIGHT,
     TOP_N,
     Explanation,
@@ -133,6 +134,7 @@ class ModelPrompt:
             "where_from": self.explanation.summary,
             "context": self.context,
             "missing": [m.to_dict() for m in self.missing],
+            "unrecorded": [unrecorded_dict(r) for r in self.explanation.unrecorded],
         }
 
 
@@ -221,6 +223,18 @@ def outcome_title(outcome: Outcome) -> str:
     return wording.TITLE_WINDOW.format(
         description=description.rstrip("."), months=outcome.window_months
     )
+
+
+def unrecorded_dict(reason: Reason) -> dict:
+    """An unrecorded feature's part, with the sentence saying how far its absence moved the
+    estimate."""
+    verb = wording.UNRECORDED_RAISED if reason.weight > 0 else wording.UNRECORDED_LOWERED
+    description = reason.sentence.removesuffix(": " + reason.formatted_value)
+    return reason.to_dict() | {
+        "sentence": wording.UNRECORDED_EFFECT.format(
+            description=description, verb=verb, share=f"{reason.share:.0%}"
+        )
+    }
 
 
 def missing_records(x: np.ndarray, features: list[str], registry: Registry) -> list[MissingRecord]:
@@ -323,6 +337,7 @@ def model_prompt(
     snapshot_date,
     top_n: int = TOP_N,
     threshold: float = MIN_WEIGHT,
+    min_share: float = MIN_SHARE,
     verify: bool = False,
     cohort_checked: bool = False,
 ) -> ModelPrompt:
@@ -346,6 +361,8 @@ def model_prompt(
         Reasons of each direction to show.
     threshold : float, default :data:`explain.reasons.MIN_WEIGHT`
         Weights at most this size are not named.
+    min_share : float, default :data:`explain.reasons.MIN_SHARE`
+        Smallest share of the child's total weight a named reason carries.
     verify : bool, default False
         Also run the booster and check the contributions add up to its output
         (:func:`explain.reasons.check_additivity`). The probability shown is always computed
@@ -361,7 +378,9 @@ def model_prompt(
     """
     model = served.model
     x = np.asarray(x, dtype=float)
-    explanation = explain_row(x, contributions, model, registry, top_n=top_n, threshold=threshold)
+    explanation = explain_row(
+        x, contributions, model, registry, top_n=top_n, threshold=threshold, min_share=min_share
+    )
     if verify:
         check_additivity(model, x, contributions)
     probability = float(model.proba_from_contributions(contributions)[0])
@@ -442,6 +461,7 @@ def cohort_list(
     *,
     outcome: Outcome | None = None,
     threshold: float = MIN_WEIGHT,
+    min_share: float = MIN_SHARE,
     probability: np.ndarray | None = None,
 ) -> CohortList:
     """A team's top-``capacity`` children by calibrated probability, with their top reasons.
@@ -468,6 +488,8 @@ def cohort_list(
         The outcome definition, for the title and window (default: the model's name, 12 months).
     threshold : float, default :data:`explain.reasons.MIN_WEIGHT`
         Weights at most this size are not named.
+    min_share : float, default :data:`explain.reasons.MIN_SHARE`
+        Smallest share of a child's total weight a named reason carries.
     probability : np.ndarray, optional
         The model's calibrated probabilities for ``X``, where the caller already holds them
         (the service scores its cohort once at load); computed here otherwise.
@@ -498,7 +520,13 @@ def cohort_list(
     entries = []
     for position, (row, contribution) in enumerate(zip(top, contributions, strict=True), start=1):
         explanation = explain_row(
-            X[row], contribution, model, registry, top_n=top_reasons, threshold=threshold
+            X[row],
+            contribution,
+            model,
+            registry,
+            top_n=top_reasons,
+            threshold=threshold,
+            min_share=min_share,
         )
         higher = int(np.sum(probability > probability[row] + TIE_TOLERANCE))
         entries.append(

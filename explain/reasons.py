@@ -29,6 +29,10 @@ MIN_WEIGHT = 0.01
 """Weights (calibrated log-odds) of at most this size are dropped: they change the odds by
 about 1% or less, too little to name as a reason."""
 
+MIN_SHARE = 0.05
+"""A reason is named only if it carries at least 5% of the child's total weight: a smaller
+part says nothing a practitioner could act on."""
+
 TOP_N = 5
 """Reasons of each direction a prompt shows by default."""
 
@@ -121,6 +125,9 @@ class Explanation:
     context : list of Reason
         Features the registry marks as context (age): part of the estimate, never named as
         reasons and not counted in an agency's weight.
+    unrecorded : list of Reason
+        Features not recorded for the child whose absence moved the estimate, strongest
+        first: what the records do not show, never a reason.
     base_log_odds : float
         The calibrated log-odds before any of the child's records (the model's average).
     log_odds : float
@@ -134,6 +141,7 @@ class Explanation:
     base_log_odds: float
     log_odds: float
     context: list[Reason] = field(default_factory=list)
+    unrecorded: list[Reason] = field(default_factory=list)
 
 
 def direction_of(weight: float) -> str:
@@ -144,6 +152,21 @@ def direction_of(weight: float) -> str:
 def missing_means_none(spec: FeatureSpec) -> bool:
     """Whether the feature is "time since an event", missing when the event never happened."""
     return spec.unit == "months" and spec.window == "ever"
+
+
+def says_nothing(spec: FeatureSpec, value: float) -> bool:
+    """Whether the value, read aloud, says nothing: a change of "+0 percentage points"."""
+    return spec.unit == "points" and abs(value) < 0.5
+
+
+def reads_against(spec: FeatureSpec, value: float, weight: float) -> bool:
+    """Whether a flag's part runs against its declared direction: "abuse or neglect
+    recorded" lowering concern, or its absence raising it. Training's monotone constraints
+    make this rare; a reason that reads so is never shown."""
+    if spec.unit != "flag" or spec.direction == "either" or math.isnan(value):
+        return False
+    rises = (value >= 0.5) == (weight > 0)
+    return rises != (spec.direction == "raises")
 
 
 def value_text(spec: FeatureSpec, value: float) -> str:
@@ -171,8 +194,15 @@ def explain_row(
     *,
     top_n: int = TOP_N,
     threshold: float = MIN_WEIGHT,
+    min_share: float = MIN_SHARE,
 ) -> Explanation:
     """Reasons for one child's estimate, strongest first.
+
+    A feature is named as a reason only if its weight is material (more than ``threshold``
+    and at least ``min_share`` of the total), its value says something (not "+0 percentage
+    points", :func:`says_nothing`), it is recorded (an unrecorded one is listed in
+    ``unrecorded`` instead) and, for a flag, its part agrees with the registry's declared
+    direction (:func:`reads_against`).
 
     Parameters
     ----------
@@ -188,6 +218,8 @@ def explain_row(
         Reasons of each direction to keep.
     threshold : float, default :data:`MIN_WEIGHT`
         Weights (calibrated log-odds) of at most this size are not named.
+    min_share : float, default :data:`MIN_SHARE`
+        Smallest share of the child's total weight a named reason carries.
 
     Returns
     -------
@@ -210,13 +242,22 @@ def explain_row(
     specs = [registry[name] for name in model.features]
     weights = model.slope * contributions[:-1]
     total = float(np.abs(weights).sum())
-    reasons, context = [], []
+    reasons, context, unrecorded = [], [], []
     for spec, value, weight in zip(specs, x.tolist(), weights.tolist(), strict=True):
         if spec.context:
             context.append(_reason(spec, value, weight, total))
-        elif abs(weight) > threshold:
+        elif abs(weight) <= threshold:
+            continue
+        elif math.isnan(value) and not missing_means_none(spec):
+            unrecorded.append(_reason(spec, value, weight, total))
+        elif not (
+            abs(weight) < min_share * total
+            or says_nothing(spec, value)
+            or reads_against(spec, value, weight)
+        ):
             reasons.append(_reason(spec, value, weight, total))
     reasons.sort(key=lambda r: (-abs(r.weight), r.feature))
+    unrecorded.sort(key=lambda r: (-abs(r.weight), r.feature))
     if context:  # age is not an agency's record
         records = [i for i, spec in enumerate(specs) if not spec.context]
         agencies = agency_weights(
@@ -233,16 +274,21 @@ def explain_row(
         base_log_odds=float(base),
         log_odds=float(base + weights.sum()),
         context=context,
+        unrecorded=unrecorded,
     )
 
 
 def _reason(spec: FeatureSpec, value: float, weight: float, total: float) -> Reason:
     formatted = value_text(spec, value)
+    if spec.unit == "flag" and not math.isnan(value):
+        sentence = spec.reads(value)
+    else:
+        sentence = wording.REASON_SENTENCE.format(
+            description=spec.description.rstrip("."), value=formatted
+        )
     return Reason(
         feature=spec.name,
-        sentence=wording.REASON_SENTENCE.format(
-            description=spec.description.rstrip("."), value=formatted
-        ),
+        sentence=sentence,
         direction=direction_of(weight),
         agency=spec.agency,
         value=float(value),

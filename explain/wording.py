@@ -43,6 +43,15 @@ permanent exclusion is not"), never a finding about the child."""
 REASON_SENTENCE = "{description}: {value}"
 """A reason: the feature's registry description and its value, as a practitioner reads it."""
 
+UNRECORDED_EFFECT = (
+    "{description}: not recorded. The gap {verb} the estimate ({share} of the total weight); "
+    "unknown is not the same as no concern."
+)
+UNRECORDED_RAISED = "raised"
+UNRECORDED_LOWERED = "lowered"
+"""A record the model reads that is missing for the child, and how far its absence moved the
+estimate: listed under what the records do not show, never as a reason."""
+
 NONE_ON_RECORD = "none on record"
 """The value of a "time since" feature when the event has never been recorded."""
 

@@ -72,6 +72,9 @@ class FeatureSpec:
         model keep to it (:data:`MONOTONE`).
     why : str
         The one-line reason for the direction: a source or domain knowledge.
+    no : str
+        For a flag, the phrase a practitioner reads when it is not set ("Has never been
+        looked after by the local authority"); empty for other units.
     """
 
     name: str
@@ -84,6 +87,7 @@ class FeatureSpec:
     context: bool = False
     direction: Direction = "either"
     why: str = ""
+    no: str = ""
 
     @property
     def monotone(self) -> int:
@@ -98,6 +102,13 @@ class FeatureSpec:
     def phrase(self, value: float) -> str:
         """The description with the value, e.g. ``"Attendance over the last term: 71%"``."""
         return f"{self.description.rstrip('.')}: {format_value(value, self.unit)}"
+
+    def reads(self, value: float) -> str:
+        """The record as a sentence: a flag reads as itself or its ``no`` phrase ("Has never
+        been looked after by the local authority"), anything else as :meth:`phrase`."""
+        if self.unit == "flag" and self.no and not np.isnan(value):
+            return self.description.rstrip(".") if value >= 0.5 else self.no
+        return self.phrase(value)
 
 
 def format_value(value: float, unit: str) -> str:
@@ -123,6 +134,7 @@ def feature(
     unit: Unit,
     direction: Direction,
     why: str,
+    no: str = "",
     sensitive: bool = False,
     context: bool = False,
 ) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
@@ -140,6 +152,8 @@ def feature(
         What a higher value does to the likelihood of the outcomes (see :class:`FeatureSpec`).
     why : str
         One line: the source or domain knowledge the direction rests on.
+    no : str
+        For a flag (and only a flag), the phrase read when it is not set.
     sensitive : bool, default False
         Whether the feature is sensitive (used only where a feature set justifies it).
     context : bool, default False
@@ -151,6 +165,11 @@ def feature(
         raise ValueError(
             f"unknown feature direction {direction!r}; use one of {sorted(MONOTONE)} "
             "(what a higher value does to the likelihood)"
+        )
+    if (unit == "flag") != bool(no.strip()):
+        raise ValueError(
+            "a flag needs its `no` phrase (what a practitioner reads when it is not set, e.g. "
+            "'Has never been looked after by the local authority'), and only a flag has one"
         )
     if not why.strip() or "\n" in why:
         raise ValueError(
@@ -173,6 +192,7 @@ def feature(
             context=context,
             direction=direction,
             why=why,
+            no=no,
         )
         setattr(func, _MARK, meta)
         return func

@@ -33,6 +33,7 @@ from explain.prompt import (
     cohort_list,
     model_prompt,
 )
+from explain.reasons import MIN_SHARE
 from features.outcomes import load_outcomes
 from features.registry import Registry, default_registry
 from models.artifacts import MODEL_CARD
@@ -72,6 +73,9 @@ class ServiceSettings(pydantic.BaseModel):
         ``POST /reload`` picks a promotion up).
     top_reasons : int
         Reasons of each direction shown per model in a prompt.
+    reason_min_share : float
+        Smallest share of a child's total weight a named reason carries (default 5%): a
+        smaller part says nothing a practitioner could act on.
     workers : int
         Worker processes answering requests (each holds the models and the snapshot). Two
         suit a two-core machine; a promotion reaches them together (:mod:`serving.fleet`).
@@ -99,6 +103,7 @@ class ServiceSettings(pydantic.BaseModel):
     store: StoreSettings = pydantic.Field(default_factory=StoreSettings)
     watch_seconds: float = pydantic.Field(30.0, ge=0)
     top_reasons: int = pydantic.Field(5, ge=1, le=20)
+    reason_min_share: float = pydantic.Field(MIN_SHARE, ge=0, lt=1)
     workers: int = pydantic.Field(2, ge=1, le=64)
     run_dir: Path | None = None
     trace_requests: bool = False
@@ -180,6 +185,7 @@ class Served:
     registry: Registry
     loaded_at: str
     top_reasons: int = 5
+    min_share: float = MIN_SHARE
     record_features: list[str] = field(default_factory=list)
 
     def versions(self) -> dict[str, str]:
@@ -281,6 +287,7 @@ class Served:
             m.explainer,
             self.registry,
             top_reasons=min(3, self.top_reasons),
+            min_share=self.min_share,
             outcome=m.served.outcome,
             probability=m.probability,
         )
@@ -295,6 +302,7 @@ class Served:
             m.sorted_probability,
             snapshot_date=self.snapshot.date,
             top_n=self.top_reasons,
+            min_share=self.min_share,
             cohort_checked=True,
         )
 
@@ -427,6 +435,7 @@ def load_served(
         registry=registry,
         loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
         top_reasons=settings.top_reasons,
+        min_share=settings.reason_min_share,
         record_features=union,
     )
 

@@ -61,6 +61,7 @@ def months_since_suspension(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="Excluded and alternative-provision pupils are a named risk group (seed 004, L56-60)",
+    no="Has never been permanently excluded from a school",
 )
 def permanently_excluded_ever(asof: AsOf) -> np.ndarray:
     """Has been permanently excluded from a school."""

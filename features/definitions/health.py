@@ -36,6 +36,7 @@ def ed_assault_12m(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="A quarter of victims had attended hospital for a violence injury before (seed 002, L359)",
+    no="Has never attended an emergency department with an assault injury",
 )
 def ed_assault_ever(asof: AsOf) -> np.ndarray:
     """Has attended an emergency department with an assault injury."""
@@ -49,6 +50,7 @@ def ed_assault_ever(asof: AsOf) -> np.ndarray:
     sensitive=True,
     direction="raises",
     why="Mental health needs are common among children involved in violence (seed 002, L512-514)",
+    no="Not referred to child and adolescent mental health services in the last 24 months",
 )
 def camhs_referral_24m(asof: AsOf) -> np.ndarray:
     """Referred to child and adolescent mental health services in the last 24 months."""

@@ -112,6 +112,7 @@ def serious_violence_suspect_12m(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="Previous victims or suspects of serious violence are a named risk group (seed 004, L56-60)",
+    no="Never recorded by the police as harmed by, or suspected of, serious violence",
 )
 def serious_violence_ever(asof: AsOf) -> np.ndarray:
     """Recorded by the police as harmed by, or suspected of, serious violence."""

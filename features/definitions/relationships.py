@@ -23,6 +23,7 @@ def _serious_violence_12m(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="Partners stress siblings and peer groups (seed 004, L64-68)",
+    no="No brother or sister harmed by, or involved in, serious violence in the last 12 months",
 )
 def sibling_serious_violence_12m(asof: AsOf) -> np.ndarray:
     """A brother or sister harmed by, or involved in, serious violence in the last 12 months."""
@@ -35,6 +36,7 @@ def sibling_serious_violence_12m(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="Partners stress siblings and peer groups (seed 004, L64-68)",
+    no="No close peer harmed by, or involved in, serious violence in the last 12 months",
 )
 def peer_serious_violence_12m(asof: AsOf) -> np.ndarray:
     """A close peer harmed by, or involved in, serious violence in the last 12 months."""
@@ -47,6 +49,7 @@ def peer_serious_violence_12m(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="Partners stress siblings and peer groups (seed 004, L64-68)",
+    no="No close peer recorded by the police as a suspect in the last 12 months",
 )
 def peer_suspect_12m(asof: AsOf) -> np.ndarray:
     """A close peer recorded by the police as a suspect in the last 12 months."""
@@ -59,6 +62,7 @@ def peer_suspect_12m(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="Needs in the family are shared by its children (seed 004, L64-68)",
+    no="No brother or sister open to children's social care",
 )
 def sibling_in_care_system(asof: AsOf) -> np.ndarray:
     """A brother or sister open to children's social care."""

@@ -80,6 +80,7 @@ def unauthorised_absence_12m(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="Persistent absence is a named risk factor (seed 004, L56-60); education protects (000, L571)",
+    no="Not persistently absent over the last 12 months",
 )
 def persistently_absent_12m(asof: AsOf) -> np.ndarray:
     """Persistently absent (attendance below 90%) over the last 12 months."""
@@ -93,6 +94,7 @@ def persistently_absent_12m(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="Poverty and family unemployment are named risk factors (seed 004, L56-60)",
+    no="Not eligible for free school meals",
 )
 def fsm_eligible(asof: AsOf) -> np.ndarray:
     """Eligible for free school meals."""
@@ -106,6 +108,7 @@ def fsm_eligible(asof: AsOf) -> np.ndarray:
     sensitive=True,
     direction="raises",
     why="Special educational needs are a named risk factor (seed 004, L56-60)",
+    no="Does not receive SEN support at school",
 )
 def sen_support(asof: AsOf) -> np.ndarray:
     """Receives SEN support at school."""
@@ -119,6 +122,7 @@ def sen_support(asof: AsOf) -> np.ndarray:
     sensitive=True,
     direction="raises",
     why="Special educational needs are a named risk factor (seed 004, L56-60)",
+    no="Does not have an education, health and care plan",
 )
 def ehcp(asof: AsOf) -> np.ndarray:
     """Has an education, health and care plan."""
@@ -131,6 +135,7 @@ def ehcp(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="either",
     why="Raises the need a placement answers but ends exclusion from a mainstream roll: no one direction",
+    no="Not placed in alternative provision",
 )
 def alternative_provision(asof: AsOf) -> np.ndarray:
     """Placed in alternative provision."""
@@ -143,6 +148,7 @@ def alternative_provision(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="either",
     why="Out of school, yet a home-educated child cannot be excluded: no one direction",
+    no="Not electively home educated",
 )
 def elective_home_education(asof: AsOf) -> np.ndarray:
     """Electively home educated."""
@@ -155,6 +161,7 @@ def elective_home_education(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="either",
     why="Out of school, yet a child on no roll cannot be excluded: no one direction",
+    no="On a school roll at the last census",
 )
 def off_roll(asof: AsOf) -> np.ndarray:
     """Not on a school roll at the last census."""

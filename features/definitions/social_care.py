@@ -17,6 +17,7 @@ STATUTORY = ("cin", "cp", "cla")
     unit="flag",
     direction="raises",
     why="Early help answers needs in the family, which are risk factors (seed 004, L56-60)",
+    no="Not receiving early help from the partnership",
 )
 def early_help_open(asof: AsOf) -> np.ndarray:
     """Receiving early help from the partnership."""
@@ -29,6 +30,7 @@ def early_help_open(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="Early help answers needs in the family, which are risk factors (seed 004, L56-60)",
+    no="Has not received early help in the last 24 months",
 )
 def early_help_24m(asof: AsOf) -> np.ndarray:
     """Received early help in the last 24 months."""
@@ -41,6 +43,7 @@ def early_help_24m(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="Most children involved in serious violence had a social care history (seed 002, L496)",
+    no="Not open to children's social care as a child in need",
 )
 def child_in_need_open(asof: AsOf) -> np.ndarray:
     """Open to children's social care as a child in need."""
@@ -53,6 +56,7 @@ def child_in_need_open(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="Most children involved in serious violence had a social care history (seed 002, L496)",
+    no="Has never been a child in need",
 )
 def child_in_need_ever(asof: AsOf) -> np.ndarray:
     """Has been a child in need."""
@@ -65,6 +69,7 @@ def child_in_need_ever(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="Two in five of the YOT cohort had been on a protection plan (seed 002, L478)",
+    no="Not on a child protection plan",
 )
 def protection_plan_open(asof: AsOf) -> np.ndarray:
     """On a child protection plan."""
@@ -77,6 +82,7 @@ def protection_plan_open(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="Two in five of the YOT cohort had been on a protection plan (seed 002, L478)",
+    no="Has never been on a child protection plan",
 )
 def protection_plan_ever(asof: AsOf) -> np.ndarray:
     """Has been on a child protection plan."""
@@ -89,6 +95,7 @@ def protection_plan_ever(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="Nearly half of the YOT cohort had been looked after (seed 002, L496; 003, L145)",
+    no="Not looked after by the local authority",
 )
 def looked_after_open(asof: AsOf) -> np.ndarray:
     """Looked after by the local authority."""
@@ -101,6 +108,7 @@ def looked_after_open(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="Nearly half of the YOT cohort had been looked after (seed 002, L496; 003, L145)",
+    no="Has never been looked after by the local authority",
 )
 def looked_after_ever(asof: AsOf) -> np.ndarray:
     """Has been looked after by the local authority."""
@@ -125,6 +133,7 @@ def social_care_starts_24m(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="Domestic abuse at home is a named risk factor (seed 004, L56-60; 002, L474)",
+    no="No domestic abuse recorded at a social care assessment",
 )
 def domestic_abuse_recorded(asof: AsOf) -> np.ndarray:
     """Domestic abuse recorded at a social care assessment."""
@@ -137,6 +146,7 @@ def domestic_abuse_recorded(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="Neglect is a named risk factor (seed 004, L56-60)",
+    no="No abuse or neglect recorded at a social care assessment",
 )
 def abuse_or_neglect_recorded(asof: AsOf) -> np.ndarray:
     """Abuse or neglect recorded at a social care assessment."""
@@ -149,6 +159,7 @@ def abuse_or_neglect_recorded(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="Harm outside the family marked a third of the YOT cohort (seed 002, L484)",
+    no="No harm outside the home recorded by social care",
 )
 def harm_outside_home_recorded(asof: AsOf) -> np.ndarray:
     """Harm outside the home (exploitation or harm from peers) recorded by social care."""
@@ -162,6 +173,7 @@ def harm_outside_home_recorded(asof: AsOf) -> np.ndarray:
     sensitive=True,
     direction="raises",
     why="Most of the YOT cohort had recorded mental health needs (seed 002, L512)",
+    no="No mental health need recorded at a social care assessment",
 )
 def mental_health_need_recorded(asof: AsOf) -> np.ndarray:
     """A mental health need recorded at a social care assessment."""
@@ -175,6 +187,7 @@ def mental_health_need_recorded(asof: AsOf) -> np.ndarray:
     sensitive=True,
     direction="either",
     why="Under-recorded and varied in kind (seed 000, L137-145): no one direction",
+    no="No disability recorded at a social care assessment",
 )
 def disability_recorded(asof: AsOf) -> np.ndarray:
     """A disability recorded at a social care assessment."""

@@ -36,6 +36,7 @@ def community_resolutions_12m(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="Previous suspects of violence are a named risk group (seed 004, L56-60; 003, L145)",
+    no="Has never had a caution or a court outcome",
 )
 def caution_or_conviction_ever(asof: AsOf) -> np.ndarray:
     """Has had a caution or a court outcome."""
@@ -48,6 +49,7 @@ def caution_or_conviction_ever(asof: AsOf) -> np.ndarray:
     unit="flag",
     direction="raises",
     why="Domain knowledge: custody follows the most serious involvement and breaks education",
+    no="Has never been in custody",
 )
 def custody_ever(asof: AsOf) -> np.ndarray:
     """Has been in custody."""

@@ -339,10 +339,11 @@
 
     section.append(el("h4", {}, "What the records do not show"));
     const missing = model.missing || [];
-    if (missing.length) {
-      section.append(
-        el("ul", { className: "missing" }, ...missing.map((m) => el("li", {}, m.sentence))),
-      );
+    const unrecorded = model.unrecorded || [];
+    if (missing.length || unrecorded.length) {
+      // whole sources missing, then each unrecorded item and how far its gap moved the estimate
+      const items = [...missing, ...unrecorded].map((m) => el("li", {}, m.sentence));
+      section.append(el("ul", { className: "missing" }, ...items));
     } else {
       section.append(el("p", {}, "No records this model reads are missing for this child."));
     }

@@ -51,6 +51,7 @@ MODEL_KEYS = {
     "where_from",
     "context",
     "missing",
+    "unrecorded",
 }
 
 

@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 
 from explain import wording
+from explain.prompt import unrecorded_dict
 from explain.reasons import (
     PROTECTED,
     additivity_gap,
     calibrated_log_odds,
     check_additivity,
     explain_row,
+    reads_against,
 )
 from features.build import AUDIT_COLUMNS
 from models.scoring import ScoringModel, as_matrix
@@ -86,14 +88,28 @@ def test_reasons_are_signed_sorted_and_their_weights_add_up(
                 assert abs(r.weight) > 0.01
                 assert r.direction == label
                 assert r.share == pytest.approx(abs(weights[i]) / np.abs(weights).sum())
-        # the strongest concern is the largest positive weight of the features that are not
-        # context (age), which is never a reason and is given with its weight as context
-        records = [not explain_registry[n].context for n in model.features]
-        if weights[records].max() > 0.01:
-            assert explanation.concerns[0].weight == pytest.approx(weights[records].max())
+        # the strongest concern is the largest positive weight of the features that may be
+        # named: not context (age, given with its weight as context), recorded, material and
+        # saying something
+        total = np.abs(weights).sum()
+        nameable = [
+            w
+            for n, v, w in zip(model.features, x, weights, strict=True)
+            if not explain_registry[n].context
+            and not np.isnan(v)
+            and abs(w) >= 0.05 * total
+            and not (explain_registry[n].unit == "points" and abs(v) < 0.5)
+            and not reads_against(explain_registry[n], v, w)
+        ]
+        if nameable and max(nameable) > 0.01:
+            assert explanation.concerns[0].weight == pytest.approx(max(nameable))
         context = {r.feature: r.weight for r in explanation.context}
         assert context == pytest.approx(
-            {n: w for n, w, r in zip(model.features, weights, records, strict=True) if not r}
+            {
+                n: w
+                for n, w in zip(model.features, weights, strict=True)
+                if explain_registry[n].context
+            }
         )
 
 
@@ -113,8 +129,9 @@ def test_reason_sentences_are_the_registry_description_with_the_value(
         value = X[row, model.features.index(r.feature)]
         assert r.agency == spec.agency
         assert np.array_equal(r.value, value, equal_nan=True)
-        if not np.isnan(value):
-            assert r.sentence == spec.phrase(value)
+        assert not np.isnan(value)  # an unrecorded value is never a reason
+        assert r.sentence == spec.reads(value)
+        if spec.unit != "flag":
             assert r.formatted_value in r.sentence
 
 
@@ -245,15 +262,24 @@ def test_top_n_and_threshold_limit_the_reasons(explain_models, explain_latest, e
     X = _X(explain_latest, model)
     row = int(np.argmax(model.log_odds(X)))
     c = model.contributions(X[row : row + 1])[0]
-    full = explain_row(X[row], c, model, explain_registry, top_n=100, threshold=0.0)
-    short = explain_row(X[row], c, model, explain_registry, top_n=2, threshold=0.0)
+    every = dict(threshold=0.0, min_share=0.0)
+    full = explain_row(X[row], c, model, explain_registry, top_n=100, **every)
+    short = explain_row(X[row], c, model, explain_registry, top_n=2, **every)
     for part in ("concerns", "protective"):
         names = [r.feature for r in getattr(full, part)]
         assert [r.feature for r in getattr(short, part)] == names[:2]
-    records = [not explain_registry[n].context for n in model.features]
-    weights = (model.slope * c[:-1])[records]  # age is context, never a reason
+    # age is context, an unrecorded value is not a reason, a flag's part against its
+    # declared direction is not shown
+    named = [
+        not explain_registry[n].context
+        and not np.isnan(v)
+        and not reads_against(explain_registry[n], v, w)
+        and not (explain_registry[n].unit == "points" and abs(v) < 0.5)
+        for n, v, w in zip(model.features, X[row], model.slope * c[:-1], strict=True)
+    ]
+    weights = (model.slope * c[:-1])[named]
     assert len(full.concerns) == int(np.sum(weights > 0))
-    strict = explain_row(X[row], c, model, explain_registry, top_n=100, threshold=0.2)
+    strict = explain_row(X[row], c, model, explain_registry, top_n=100, threshold=0.2, min_share=0)
     assert len(strict.concerns) + len(strict.protective) == int(np.sum(np.abs(weights) > 0.2))
 
 
@@ -277,3 +303,47 @@ def test_wrong_shapes_are_refused_with_a_clear_message(explain_models, explain_r
         explain_row(np.zeros(n - 1), np.zeros(n + 1), model, explain_registry)
     with pytest.raises(ValueError, match="base value last"):
         explain_row(np.zeros(n), np.zeros(n), model, explain_registry)
+
+
+def test_a_flag_reads_against_its_direction_only_when_its_part_contradicts_it(explain_registry):
+    abuse = explain_registry["abuse_or_neglect_recorded"]  # declared: raises concern
+    assert reads_against(abuse, 1.0, -0.3)  # "recorded: yes" going well
+    assert reads_against(abuse, 0.0, 0.3)  # "none recorded" raising concern
+    assert not reads_against(abuse, 1.0, 0.3) and not reads_against(abuse, 0.0, -0.3)
+    assert not reads_against(abuse, float("nan"), -0.3)
+    assert reads_against(dataclasses.replace(abuse, direction="protective"), 1.0, 0.3)
+    assert not reads_against(explain_registry["alternative_provision"], 1.0, -0.3)  # either
+    assert not reads_against(explain_registry["suspensions_12m"], 0.0, 0.3)  # not a flag
+
+
+def test_no_reason_says_nothing_is_unrecorded_immaterial_or_contrary(
+    explain_models, explain_latest, explain_registry
+):
+    model = explain_models["serious_violence"]
+    names = model.features
+    x = _X(explain_latest, model)[0].copy()
+    weights = np.zeros(len(names) + 1)
+    planted = {
+        "attendance_change": (0.0, 0.9),  # "+0 percentage points" raising concern
+        "attendance_12m": (np.nan, 0.8),  # not recorded
+        "abuse_or_neglect_recorded": (1.0, -0.7),  # "recorded" going well
+        "suspensions_12m": (2.0, 0.6),  # a real reason
+        "fsm_eligible": (1.0, 0.03),  # under 5% of the total weight
+        "looked_after_ever": (0.0, -0.5),  # "has never been looked after", going well
+    }
+    for name, (value, weight) in planted.items():
+        x[names.index(name)] = value
+        weights[names.index(name)] = weight / model.slope
+    e = explain_row(x, weights, model, explain_registry, top_n=10)
+    assert [r.feature for r in e.concerns] == ["suspensions_12m"]
+    assert [r.feature for r in e.protective] == ["looked_after_ever"]
+    assert e.protective[0].sentence == "Has never been looked after by the local authority"
+    assert e.concerns[0].sentence == "Suspensions from school in the last 12 months: 2"
+    [gap] = e.unrecorded
+    assert gap.feature == "attendance_12m" and gap.weight == pytest.approx(0.8)
+    sentence = unrecorded_dict(gap)["sentence"]
+    assert sentence.startswith("Attendance over the last 12 months: not recorded. The gap raised")
+    assert "unknown is not the same as no concern" in sentence
+    # with no minimum share the small part is named, and nothing else changes
+    every = explain_row(x, weights, model, explain_registry, top_n=10, min_share=0.0)
+    assert [r.feature for r in every.concerns] == ["suspensions_12m", "fsm_eligible"]

@@ -136,7 +136,24 @@ def test_the_feature_decorator_marks_a_documented_function():
         return asof.count("police", months=12)
 
     meta = police_records_12m.__lantern_feature__
-    assert meta == dict(**POLICE, sensitive=False, context=False)
+    assert meta == dict(**POLICE, no="", sensitive=False, context=False)
+
+
+def test_a_flag_needs_its_no_phrase_and_only_a_flag_has_one():
+    with pytest.raises(ValueError, match="a flag needs its `no` phrase"):
+        feature(**{**POLICE, "unit": "flag"})
+    with pytest.raises(ValueError, match="only a flag has one"):
+        feature(**POLICE, no="No police records")
+
+
+def test_every_flag_reads_naturally_both_ways():
+    for spec in SPECS:
+        if spec.unit != "flag":
+            continue
+        yes, no = spec.reads(1.0), spec.reads(0.0)
+        assert yes == spec.description.rstrip(".") and no == spec.no, spec.name
+        assert ": yes" not in yes + no and ": no" not in yes + no, spec.name
+        assert spec.reads(float("nan")).endswith(": not recorded"), spec.name
 
 
 def test_the_feature_decorator_refuses_an_unknown_direction_or_no_reason():

@@ -26,12 +26,12 @@ FEATURES = SETTINGS.features.select(default_registry())
 def fitted(table, outcome: str, monotone) -> ScoringModel:
     """The booster as training fits it, with ``monotone`` as its constraints (uncalibrated)."""
     split = temporal_split(table, label_column(outcome), test_child_share=0.3, seed=7)
-    y = table[label_column(outcome)].to_numpy().astype(int)
+    y = table[label_column(outcome)].to_numpy()  # NaN outside the labelled snapshots
     booster = fit_booster(
         as_matrix(table.iloc[split.train], FEATURES),
-        y[split.train],
+        y[split.train].astype(int),
         as_matrix(table.iloc[split.validation], FEATURES),
-        y[split.validation],
+        y[split.validation].astype(int),
         SETTINGS.lightgbm,
         features=FEATURES,
         seed=7,
