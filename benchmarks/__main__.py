@@ -315,6 +315,27 @@ TARGETS = {
 }
 
 
+DETAILS = {
+    "synth": "generate and write the extracts and ground truth",
+    "validate": "load and validate every extract against the contract",
+    "features": "point-in-time features and labels, default quarterly snapshots "
+    "(snapshots, rows: {note})",
+    "train": "both models, without MLflow logging (test period, held-out children; paired "
+    "differences with 95% intervals): {note}",
+    "audit": "the violence model scored for every child at the test date, audited with "
+    "true outcomes and the recording disparity on every labelled row: {note}",
+    "explain": "exact TreeSHAP for every child at the newest snapshot: {note}",
+    "serve": "train, register and promote both models, start the service, then measure: {note}",
+    "compas": "bring-your-own-data on ProPublica's COMPAS files (docs/examples), at "
+    "threshold 0.5 vs COMPAS decile >= 5: {note}",
+    "directions": "both models trained with and without the registry's direction "
+    "constraints on the same split (see its section below): {note}",
+    "label_bias": "the label-bias check on 10 partnerships per setting (see its section "
+    "below): {note}",
+}
+"""What each stage measures, in the report's detail column ({note}: its output)."""
+
+
 def write_report(args, rows, checks, sections=()) -> None:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -330,24 +351,8 @@ def write_report(args, rows, checks, sections=()) -> None:
         "| stage | time (s) | peak memory (MB) | target | detail |",
         "| --- | ---: | ---: | --- | --- |",
     ]
-    details = {
-        "synth": "generate and write the extracts and ground truth",
-        "validate": "load and validate every extract against the contract",
-        "features": "point-in-time features and labels, default quarterly snapshots "
-        "(snapshots, rows: {note})",
-        "train": "both models, without MLflow logging (test period, held-out children; paired "
-        "differences with 95% intervals): {note}",
-        "audit": "the violence model scored for every child at the test date, audited with "
-        "true outcomes and the recording disparity on every labelled row: {note}",
-        "explain": "exact TreeSHAP for every child at the newest snapshot: {note}",
-        "serve": "train, register and promote both models, start the service, then measure: {note}",
-        "compas": "bring-your-own-data on ProPublica's COMPAS files (docs/examples), at "
-        "threshold 0.5 vs COMPAS decile >= 5: {note}",
-        "label_bias": "the label-bias check on 10 partnerships per setting (see its section "
-        "below): {note}",
-    }
     for stage, seconds, peak, note, _ in rows:
-        detail = details[stage].format(note=note)
+        detail = DETAILS[stage].format(note=note)
         lines.append(f"| {stage} | {seconds:.1f} | {peak:.0f} | {TARGETS[stage]} | {detail} |")
     compared = [(stage, r) for stage, *_, rs in rows for r in rs]
     if compared:

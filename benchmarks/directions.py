@@ -78,6 +78,41 @@ def prompt_faults(model, X: np.ndarray, *, before: bool = False) -> dict[str, fl
     return {kind: n / len(X) for kind, n in counts.items()}
 
 
+def served_prompt_faults(model, X: np.ndarray, outcome: str, *, top: int = 10, random: int = 50):
+    """The prompt sections the service builds (``explain.prompt.model_prompt``, in process)
+    for the ``top`` highest-ranked children and ``random`` others: how many name a contrary,
+    empty ("+0", not recorded) or age reason, or lack a "what would change" line where an
+    actionable record is worse than typical."""
+    from explain.changes import changed_records
+    from explain.prompt import ServedModel, model_prompt
+    from explain.reasons import says_nothing
+    from features.outcomes import load_outcomes
+    from features.registry import default_registry
+
+    registry = default_registry()
+    served = ServedModel(model, "bench", load_outcomes()[outcome])
+    p = model.predict_proba(X)
+    cohort = np.sort(p)
+    rng = np.random.default_rng(0)
+    rows = list(np.argsort(-p, kind="stable")[:top])
+    rows += list(rng.choice(np.setdiff1d(np.arange(len(X)), rows), random, replace=False))
+    contributions = model.booster.predict(X[rows], pred_contrib=True)
+    lowest, highest = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
+    faults = 0
+    for i, c in zip(rows, contributions, strict=True):
+        section = model_prompt(served, X[i], c, registry, cohort, snapshot_date="2000-01-01")
+        e = section.explanation
+        bad = False
+        for r in e.concerns + e.protective:
+            spec, j = registry[r.feature], model.features.index(r.feature)
+            bad |= spec.context or np.isnan(r.value) or says_nothing(spec, r.value)
+            bad |= contrary_reason(spec, r.value, r.weight, lowest[j], highest[j])
+        actionable = set(changed_records(X[i], model.features, registry))
+        bad |= actionable != {change.lever for change in section.changes}
+        faults += bool(bad)
+    return faults, len(rows)
+
+
 def bench_directions(data: str | Path) -> tuple[str, list[dict], list[str]]:
     """Train both models with and without the constraints; return a note, the checks and
     the report's section."""
@@ -94,7 +129,7 @@ def bench_directions(data: str | Path) -> tuple[str, list[dict], list[str]]:
     free = settings.model_copy(
         update={"lightgbm": settings.lightgbm.model_copy(update={"monotone": False})}
     )
-    notes, checks = [], []
+    notes, checks, section_notes = [], [], []
     section = [
         "## Directions the models keep to",
         "",
@@ -127,6 +162,14 @@ def bench_directions(data: str | Path) -> tuple[str, list[dict], list[str]]:
                 f"{faults['any']:.1%} | {raw['contrary']:.1%} |"
             )
         (on, on_contrary, on_faults), (off, off_contrary, _) = runs["on"], runs["off"]
+        served_faults, served = served_prompt_faults(
+            on.model, as_matrix(latest, on.model.features), outcome
+        )
+        section_notes.append(
+            f"{outcome}: {served_faults} of {served} prompt sections (the 10 highest-ranked "
+            "children and 50 at random) name a contrary, empty or age reason or lack a 'what "
+            "would change' line where an actionable record is worse than typical"
+        )
         headline = on.headline
         cost = (
             off.evaluation.metrics["lantern"].point[headline]
@@ -153,5 +196,9 @@ def bench_directions(data: str | Path) -> tuple[str, list[dict], list[str]]:
                 "<=",
                 0,
             ),
+            check(
+                f"{outcome}: served prompt sections with a fault", served_faults, "== 0", "<=", 0
+            ),
         ]
+    section += ["", *[f"- {n}." for n in section_notes]]
     return "; ".join(notes), checks, section

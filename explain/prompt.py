@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from explain import wording
+from explain.changes import Change, what_would_change
 from explain.reasons import (
     MIN_SHARE,
     MIN_WEIGHT,
@@ -112,6 +113,8 @@ class ModelPrompt:
     trained_at: str | None = None
     test_date: str | None = None
     context: list[dict] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    unrecorded: list[Reason] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """JSON-ready fields."""
@@ -134,7 +137,8 @@ class ModelPrompt:
             "where_from": self.explanation.summary,
             "context": self.context,
             "missing": [m.to_dict() for m in self.missing],
-            "unrecorded": [unrecorded_dict(r) for r in self.explanation.unrecorded],
+            "unrecorded": [unrecorded_dict(r) for r in self.unrecorded],
+            "what_would_change": [c.to_dict() for c in self.changes],
         }
 
 
@@ -384,6 +388,8 @@ def model_prompt(
     if verify:
         check_additivity(model, x, contributions)
     probability = float(model.proba_from_contributions(contributions)[0])
+    missing = missing_records(x, model.features, registry)
+    listed = {name for record in missing for name in record.features}
     return ModelPrompt(
         model=model.outcome,
         title=served.title,
@@ -392,10 +398,15 @@ def model_prompt(
         band=band_for(probability, served.outcome.window_months),
         rank=rank_in_cohort(probability, cohort_scores, snapshot_date, checked=cohort_checked),
         explanation=explanation,
-        missing=missing_records(x, model.features, registry),
+        missing=missing,
         trained_at=served.trained_at,
         test_date=served.test_date,
         context=context_notes(explanation.context, served.outcome),
+        changes=what_would_change(model, x, registry, probability),
+        # a gap counts where the source keeps records at this age, and when it is material
+        unrecorded=[
+            r for r in explanation.unrecorded if r.feature in listed and r.share >= min_share
+        ],
     )
 
 

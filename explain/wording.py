@@ -52,6 +52,23 @@ UNRECORDED_LOWERED = "lowered"
 """A record the model reads that is missing for the child, and how far its absence moved the
 estimate: listed under what the records do not show, never as a reason."""
 
+LEVERS = {
+    "attendance": "attendance back at 95%",
+    "suspensions": "no suspensions in the last 12 months",
+    "neet": "the young person in education, employment or training",
+    "missing": "no missing episodes in the last 12 months",
+}
+"""Each actionable change (a registry ``lever``) as the records would show it."""
+
+CHANGE_SENTENCE = "If the records showed {lever}: {new} rather than {old}"
+CHANGE_SAME = "If the records showed {lever}: still {new}"
+CHANGE_NOTE = (
+    "What the model estimates for the same record with that one part at a typical level. It "
+    "compares records; it is not a promise that changing one thing would change what happens."
+)
+"""What would change: the model's estimate on the record with one actionable part moved to
+its typical level, worded as what the records would show, never as a promise of cause."""
+
 NONE_ON_RECORD = "none on record"
 """The value of a "time since" feature when the event has never been recorded."""
 

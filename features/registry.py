@@ -75,6 +75,13 @@ class FeatureSpec:
     no : str
         For a flag, the phrase a practitioner reads when it is not set ("Has never been
         looked after by the local authority"); empty for other units.
+    lever : str
+        For a record that can change (attendance, suspensions, NEET status, missing
+        episodes; not history, area or age): the name of the change it belongs to, shared by
+        the features that move together. Empty when it is not actionable.
+    typical : float or None
+        The actionable feature's typical level, the value "what would change" moves it to
+        (attendance 95%, no suspensions).
     """
 
     name: str
@@ -88,6 +95,8 @@ class FeatureSpec:
     direction: Direction = "either"
     why: str = ""
     no: str = ""
+    lever: str = ""
+    typical: float | None = None
 
     @property
     def monotone(self) -> int:
@@ -135,6 +144,8 @@ def feature(
     direction: Direction,
     why: str,
     no: str = "",
+    lever: str = "",
+    typical: float | None = None,
     sensitive: bool = False,
     context: bool = False,
 ) -> Callable[[Callable[..., np.ndarray]], Callable[..., np.ndarray]]:
@@ -154,6 +165,10 @@ def feature(
         One line: the source or domain knowledge the direction rests on.
     no : str
         For a flag (and only a flag), the phrase read when it is not set.
+    lever : str
+        For an actionable record, the change it belongs to (see :class:`FeatureSpec`).
+    typical : float, optional
+        An actionable record's typical level; given exactly when ``lever`` is.
     sensitive : bool, default False
         Whether the feature is sensitive (used only where a feature set justifies it).
     context : bool, default False
@@ -170,6 +185,11 @@ def feature(
         raise ValueError(
             "a flag needs its `no` phrase (what a practitioner reads when it is not set, e.g. "
             "'Has never been looked after by the local authority'), and only a flag has one"
+        )
+    if bool(lever) != (typical is not None):
+        raise ValueError(
+            "an actionable feature names its `lever` and its `typical` level together (the "
+            "value 'what would change' moves it to); other features give neither"
         )
     if not why.strip() or "\n" in why:
         raise ValueError(
@@ -193,6 +213,8 @@ def feature(
             direction=direction,
             why=why,
             no=no,
+            lever=lever,
+            typical=typical,
         )
         setattr(func, _MARK, meta)
         return func

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import json
 
-from benchmarks.__main__ import run_stage, speedup, stage_checks, where_serving_time_goes
+from benchmarks.__main__ import (
+    DETAILS,
+    NEEDS,
+    STAGES,
+    TARGETS,
+    run_stage,
+    speedup,
+    stage_checks,
+    where_serving_time_goes,
+)
 
 
 def test_a_stage_is_timed_whole_even_when_its_code_uses_the_timers_names(tmp_path):
@@ -76,3 +85,9 @@ def test_the_serving_account_uses_the_runs_figures():
     assert "about 1.20 ms" in text
     assert "5.00 ms per prompt and gave 280 prompts/s against 330" in text
     assert "could not pass 250 prompts/s" in text
+
+
+def test_every_stage_has_its_target_detail_and_needs():
+    assert set(STAGES) == set(TARGETS) == set(DETAILS)
+    assert set(STAGES) - set(NEEDS) == {"synth"}  # the first stage needs nothing
+    assert all(set(need) <= set(STAGES) for need in NEEDS.values())

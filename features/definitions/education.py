@@ -13,6 +13,8 @@ from features.registry import feature
     direction="raises",
     why="Risk of NEET is a named risk factor; NEET now is the best sign of NEET later (seed 004, L56-60)",
     no="In education, employment or training at the last monthly check",
+    lever="neet",
+    typical=0.0,
 )
 def neet_now(asof: AsOf) -> np.ndarray:
     """Not in education, employment or training at the last monthly check."""
@@ -26,6 +28,8 @@ def neet_now(asof: AsOf) -> np.ndarray:
     direction="raises",
     why="Domain knowledge: a young person the careers service cannot reach is often NEET",
     no="Activity known to the careers service at the last monthly check",
+    lever="neet",
+    typical=0.0,
 )
 def activity_not_known_now(asof: AsOf) -> np.ndarray:
     """Activity not known to the careers service at the last monthly check."""

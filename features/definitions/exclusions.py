@@ -12,6 +12,8 @@ from features.registry import feature
     unit="count",
     direction="raises",
     why="Exclusion from mainstream school is a named risk factor (seed 004, L56-60)",
+    lever="suspensions",
+    typical=0.0,
 )
 def suspensions_12m(asof: AsOf) -> np.ndarray:
     """Suspensions from school in the last 12 months."""
@@ -36,6 +38,8 @@ def suspensions_prior_year(asof: AsOf) -> np.ndarray:
     unit="days",
     direction="raises",
     why="Exclusion from mainstream school is a named risk factor (seed 004, L56-60)",
+    lever="suspensions",
+    typical=0.0,
 )
 def suspension_days_12m(asof: AsOf) -> np.ndarray:
     """School days lost to suspension in the last 12 months."""

@@ -16,6 +16,8 @@ from features.registry import feature
     unit="count",
     direction="raises",
     why="Going missing from home or care is a named risk factor (seed 004, L56-60)",
+    lever="missing",
+    typical=0.0,
 )
 def missing_episodes_12m(asof: AsOf) -> np.ndarray:
     """Times reported missing to the police in the last 12 months."""
@@ -28,6 +30,8 @@ def missing_episodes_12m(asof: AsOf) -> np.ndarray:
     unit="count",
     direction="raises",
     why="Going missing from home or care is a named risk factor (seed 004, L56-60)",
+    lever="missing",
+    typical=0.0,
 )
 def missing_episodes_3m(asof: AsOf) -> np.ndarray:
     """Times reported missing to the police in the last 3 months."""

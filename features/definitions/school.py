@@ -22,6 +22,8 @@ def _attendance(missed: np.ndarray, possible: np.ndarray) -> np.ndarray:
     unit="rate",
     direction="protective",
     why="Education is a protective factor (seed 000, L571); absence a risk (004, L56-60)",
+    lever="attendance",
+    typical=0.95,
 )
 def attendance_last_term(asof: AsOf) -> np.ndarray:
     """Attendance over the last school term."""
@@ -36,6 +38,8 @@ def attendance_last_term(asof: AsOf) -> np.ndarray:
     unit="rate",
     direction="protective",
     why="Education is a protective factor (seed 000, L571); absence a risk (004, L56-60)",
+    lever="attendance",
+    typical=0.95,
 )
 def attendance_12m(asof: AsOf) -> np.ndarray:
     """Attendance over the last 12 months."""
@@ -50,6 +54,8 @@ def attendance_12m(asof: AsOf) -> np.ndarray:
     unit="points",
     direction="protective",
     why="Falling attendance is the early sign of persistent absence (seed 004, L56-60)",
+    lever="attendance",
+    typical=0.0,
 )
 def attendance_change(asof: AsOf) -> np.ndarray:
     """Change in attendance from the term before to the last term."""
@@ -65,6 +71,8 @@ def attendance_change(asof: AsOf) -> np.ndarray:
     unit="rate",
     direction="raises",
     why="Persistent absence is a named risk factor (seed 004, L56-60); education protects (000, L571)",
+    lever="attendance",
+    typical=0.02,
 )
 def unauthorised_absence_12m(asof: AsOf) -> np.ndarray:
     """Share of school sessions missed without authorisation in the last 12 months."""
@@ -81,6 +89,8 @@ def unauthorised_absence_12m(asof: AsOf) -> np.ndarray:
     direction="raises",
     why="Persistent absence is a named risk factor (seed 004, L56-60); education protects (000, L571)",
     no="Not persistently absent over the last 12 months",
+    lever="attendance",
+    typical=0.0,
 )
 def persistently_absent_12m(asof: AsOf) -> np.ndarray:
     """Persistently absent (attendance below 90%) over the last 12 months."""

@@ -337,6 +337,13 @@
 
     if (model.where_from) section.append(el("p", { className: "where-from" }, model.where_from));
 
+    const changes = model.what_would_change || [];
+    if (changes.length) {
+      section.append(el("h4", {}, "What would change"));
+      section.append(el("ul", { className: "changes" }, ...changes.map((c) => el("li", {}, c.sentence))));
+      section.append(el("p", { className: "change-note" }, changes[0].note));
+    }
+
     section.append(el("h4", {}, "What the records do not show"));
     const missing = model.missing || [];
     const unrecorded = model.unrecorded || [];

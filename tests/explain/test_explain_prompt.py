@@ -52,6 +52,7 @@ MODEL_KEYS = {
     "context",
     "missing",
     "unrecorded",
+    "what_would_change",
 }
 
 
@@ -488,3 +489,29 @@ def test_the_cohort_list_refuses_a_bad_capacity_or_ids(
             cohort_list(model, X, ids, capacity, model.contributions, explain_registry)
     with pytest.raises(ValueError, match="one id per row"):
         cohort_list(model, X, ids[:-1], 3, model.contributions, explain_registry)
+
+
+@pytest.mark.parametrize("age, listed", [(13.0, True), (17.0, False)])
+def test_a_material_gap_is_listed_with_its_effect_only_where_the_source_keeps_records(
+    age, listed, served, cohort, explain_registry
+):
+    section = served["serious_violence"]
+    features = section.model.features
+    X, scores = cohort["serious_violence"]
+    x = X[0].copy()
+    x[features.index("age_years")] = age
+    x[features.index("attendance_12m")] = np.nan
+    contributions = np.zeros(len(features) + 1)
+    contributions[features.index("attendance_12m")] = 0.6 / section.model.slope
+    contributions[features.index("attendance_last_term")] = 0.001 / section.model.slope  # tiny
+    x[features.index("attendance_last_term")] = np.nan
+    prompt = model_prompt(
+        section, x, contributions, explain_registry, scores, snapshot_date="2025-09-01"
+    )
+    gaps = prompt.to_dict()["unrecorded"]
+    # the tiny gap is not listed; the material one only where school keeps records at this age
+    assert [g["feature"] for g in gaps] == (["attendance_12m"] if listed else [])
+    if listed:
+        assert "The gap raised the estimate" in gaps[0]["sentence"]
+    reasons = prompt.explanation.concerns + prompt.explanation.protective
+    assert "attendance_12m" not in {r.feature for r in reasons}  # never a reason

@@ -136,7 +136,7 @@ def test_the_feature_decorator_marks_a_documented_function():
         return asof.count("police", months=12)
 
     meta = police_records_12m.__lantern_feature__
-    assert meta == dict(**POLICE, no="", sensitive=False, context=False)
+    assert meta == dict(**POLICE, no="", lever="", typical=None, sensitive=False, context=False)
 
 
 def test_a_flag_needs_its_no_phrase_and_only_a_flag_has_one():
@@ -144,6 +144,19 @@ def test_a_flag_needs_its_no_phrase_and_only_a_flag_has_one():
         feature(**{**POLICE, "unit": "flag"})
     with pytest.raises(ValueError, match="only a flag has one"):
         feature(**POLICE, no="No police records")
+
+
+def test_an_actionable_feature_gives_its_lever_and_typical_level_together():
+    for partial in ({"lever": "attendance"}, {"typical": 0.95}):
+        with pytest.raises(ValueError, match="names its `lever` and its `typical` level"):
+            feature(**POLICE, **partial)
+    meta = feature(**POLICE, lever="missing", typical=0.0)(_documented).__lantern_feature__
+    assert (meta["lever"], meta["typical"]) == ("missing", 0.0)
+
+
+def _documented(asof):
+    """Police records in the last 12 months."""
+    return asof.count("police", months=12)
 
 
 def test_every_flag_reads_naturally_both_ways():
