@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from explain import wording
-from explain.standing import frequency_words
+from explain.standing import Band, band_for, frequency_words
 from features.registry import FeatureSpec, Registry
 
 if TYPE_CHECKING:
@@ -36,6 +36,8 @@ class Change:
         The model's features it moves, each to its typical level.
     probability : float
         The model's calibrated probability for the changed record.
+    band : Band
+        The band that holds it (a probability is never served without one).
     sentence : str
         "If the records showed attendance back at 95%: about 1 in 12 rather than 1 in 4".
     """
@@ -43,6 +45,7 @@ class Change:
     lever: str
     features: list[str]
     probability: float
+    band: Band
     sentence: str
 
     def to_dict(self) -> dict:
@@ -51,6 +54,7 @@ class Change:
             "lever": self.lever,
             "features": list(self.features),
             "probability": round(self.probability, 4),
+            "band": self.band.to_dict(),
             "sentence": self.sentence,
             "note": wording.CHANGE_NOTE,
         }
@@ -91,7 +95,11 @@ def changed_records(
 
 
 def what_would_change(
-    model: ScoringModel, x: np.ndarray, registry: Registry, probability: float
+    model: ScoringModel,
+    x: np.ndarray,
+    registry: Registry,
+    probability: float,
+    window_months: int = 12,
 ) -> list[Change]:
     """The model's estimate for ``x`` with each applicable lever at its typical level.
 
@@ -105,6 +113,8 @@ def what_would_change(
         Levers and typical levels.
     probability : float
         The child's estimate as the prompt shows it.
+    window_months : int, default 12
+        The outcome's window, for each changed estimate's band.
 
     Returns
     -------
@@ -121,7 +131,6 @@ def what_would_change(
         new = frequency_words(p)
         words = wording.LEVERS.get(lever, lever)
         template = wording.CHANGE_SAME if new == old else wording.CHANGE_SENTENCE
-        changes.append(
-            Change(lever, moved, float(p), template.format(lever=words, new=new, old=old))
-        )
+        sentence = template.format(lever=words, new=new, old=old)
+        changes.append(Change(lever, moved, float(p), band_for(p, window_months), sentence))
     return changes

@@ -402,7 +402,7 @@ def model_prompt(
         trained_at=served.trained_at,
         test_date=served.test_date,
         context=context_notes(explanation.context, served.outcome),
-        changes=what_would_change(model, x, registry, probability),
+        changes=what_would_change(model, x, registry, probability, served.outcome.window_months),
         # a gap counts where the source keeps records at this age, and when it is material
         unrecorded=[
             r for r in explanation.unrecorded if r.feature in listed and r.share >= min_share

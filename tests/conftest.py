@@ -5,6 +5,8 @@ Fixtures (session-scoped: built once per worker process, then shared by every fo
 - ``small_partnership``: a small synthetic partnership (2,500 children, seed 11, biases
   off) with its ground truth; enough for both models to train in seconds.
 - ``small_feature_table``: its feature table at the default (quarterly) snapshot dates.
+- ``empty_store``: an empty, migrated MLflow sqlite file; a store copied from it is ready at
+  once (MLflow's migrations take seconds).
 - the database fixtures (``store``, ``pg_url``, ``sqlite_url``): ``tests/store_fixtures.py``;
 - the real service (``service_home``, ``live_service``): ``tests/service_fixtures.py``.
 
@@ -53,6 +55,7 @@ MODULE_GROUPS = {
     "tests/serving/test_service_reload.py": "service",
     "tests/serving/test_serve_command.py": "service",
     "tests/serving/test_ui_browser.py": "service",
+    "tests/serving/test_served_reasons.py": "service",
     "tests/security/test_attacks.py": "service",
     "tests/security/test_registry_attacks.py": "service",
     "tests/governance/test_datasheet.py": "governance",
@@ -102,6 +105,16 @@ def small_feature_table(small_partnership) -> pd.DataFrame:
 
     records = index_records(small_partnership.tables)
     return build_features(records, default_snapshot_dates(records))
+
+
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory: pytest.TempPathFactory):
+    """An empty, migrated sqlite store: copying it is much quicker than migrating anew."""
+    from mlflow import MlflowClient
+
+    db = tmp_path_factory.mktemp("template") / "mlflow.db"
+    MlflowClient(f"sqlite:///{db}", f"sqlite:///{db}").search_registered_models()
+    return db
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -18,6 +18,7 @@ port against it and waits until it is ready.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,11 +62,12 @@ TEST_LIMITS = {
 """The test service's request limits."""
 
 
-def build_home(folder: Path, table=None) -> Home:
+def build_home(folder: Path, table=None, template: Path | None = None) -> Home:
     """A small trained, promoted partnership with one key per role (see the module).
 
     ``table`` is the partnership's feature table (the session's shared one); by default the
     partnership of :data:`CHILDREN` children and seed :data:`SEED` is generated here.
+    ``template`` is an empty migrated MLflow store to start from (else MLflow migrates one).
     """
     from access.config import StoreSettings
     from access.store import Store
@@ -84,6 +86,8 @@ def build_home(folder: Path, table=None) -> Home:
         artifact_root=folder / "mlruns" / "artifacts",
     )
     (folder / "mlruns").mkdir(exist_ok=True)
+    if template is not None:
+        shutil.copy(template, folder / "mlruns" / "mlflow.db")
     try:
         train_and_promote(
             table,
@@ -242,9 +246,9 @@ def promote_version(home: Home, model: str, version: str, *, reason: str) -> Non
 
 
 @pytest.fixture(scope="session")
-def service_home(tmp_path_factory: pytest.TempPathFactory, small_feature_table):
+def service_home(tmp_path_factory: pytest.TempPathFactory, small_feature_table, empty_store):
     """The shared small partnership, trained and promoted, with one key per role (Home)."""
-    return build_home(tmp_path_factory.mktemp("service"), small_feature_table)
+    return build_home(tmp_path_factory.mktemp("service"), small_feature_table, empty_store)
 
 
 @pytest.fixture(scope="session")

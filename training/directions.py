@@ -24,6 +24,10 @@ TOLERANCE = 0.05
 MIN_ROWS = 50
 """Features recorded for fewer children than this are not judged."""
 
+MIN_SPREAD = 0.01
+"""Features whose contributions span less than this (log-odds) over the children are not
+judged: a part that small is never a reason, and its ordering is noise."""
+
 
 @dataclass(frozen=True)
 class DirectionCheck:
@@ -57,6 +61,7 @@ def check_directions(
     registry: Registry | None = None,
     tolerance: float = TOLERANCE,
     min_rows: int = MIN_ROWS,
+    min_spread: float = MIN_SPREAD,
 ) -> DirectionCheck:
     """Which features' contributions run against their declared direction over ``X``.
 
@@ -76,6 +81,8 @@ def check_directions(
         How far against the declared direction the association may go.
     min_rows : int, default :data:`MIN_ROWS`
         Fewest children with the value recorded for a feature to be judged.
+    min_spread : float, default :data:`MIN_SPREAD`
+        Smallest range of a feature's contributions (log-odds) for it to be judged.
 
     Returns
     -------
@@ -91,7 +98,9 @@ def check_directions(
         declared = registry[name].direction if name in registry else "either"
         recorded = ~np.isnan(X[:, j])
         values, weights = X[recorded, j], contributions[recorded, j]
-        judged = recorded.sum() >= min_rows and np.ptp(values) > 0 and np.ptp(weights) > 0
+        judged = bool(
+            recorded.sum() >= min_rows and np.ptp(values) > 0 and np.ptp(weights) >= min_spread
+        )
         association = float(spearmanr(values, weights).statistic) if judged else np.nan
         sign = {"raises": 1, "protective": -1}.get(declared, 0)
         rows.append(

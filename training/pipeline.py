@@ -489,7 +489,7 @@ def card_metrics(m: MetricSummary, top_k_share: float) -> dict[str, str]:
     }
 
 
-def shap_plots(model: ScoringModel, test: pd.DataFrame, folder: Path, *, seed: int, n: int = 2000):
+def shap_plots(model: ScoringModel, test: pd.DataFrame, folder: Path, *, seed: int, n: int = 1000):
     """Global SHAP summary of the test period (beeswarm and bar), on a sample of children."""
     import matplotlib
 

@@ -19,6 +19,7 @@ fit for a minute.
 from __future__ import annotations
 
 import os
+import shutil
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -30,7 +31,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from governance_fixtures import restored_mlflow_uris
-from mlflow import MlflowClient
 
 from features.outcomes import load_outcomes
 from features.registry import Registry, default_registry
@@ -44,13 +44,13 @@ OUTCOMES = ("exclusion_neet", "serious_violence")
 
 
 @contextmanager
-def isolated_store(folder: Path) -> Iterator[TrackingSettings]:
-    """A new sqlite store in ``folder``; on exit MLflow's global URIs and the environment
-    variables it exports are put back as they were."""
+def isolated_store(folder: Path, template: Path) -> Iterator[TrackingSettings]:
+    """A new sqlite store in ``folder``, copied from the migrated ``template``; on exit
+    MLflow's global URIs and the environment variables it exports are put back as they were."""
     with restored_mlflow_uris():
         folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(template, folder / "mlflow.db")
         uri = f"sqlite:///{folder}/mlflow.db"
-        MlflowClient(uri, uri).search_registered_models()  # creates and migrates the store
         yield TrackingSettings(uri=uri, artifact_root=folder / "art")
 
 
@@ -110,6 +110,7 @@ class Store:
 @pytest.fixture(scope="session")
 def governance_store(
     tmp_path_factory,
+    empty_store,
     governance_table,
     governance_results,
     governance_settings,
@@ -127,7 +128,10 @@ def governance_store(
     folder = tmp_path_factory.mktemp("governance_store")
     work = folder / "work"
     work.mkdir()
-    with isolated_store(folder / "mlruns") as settings, pytest.MonkeyPatch.context() as mp:
+    with (
+        isolated_store(folder / "mlruns", empty_store) as settings,
+        pytest.MonkeyPatch.context() as mp,
+    ):
         mp.chdir(work)
         settings.apply()
         for name, result in governance_results.items():

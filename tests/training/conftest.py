@@ -1,7 +1,7 @@
 """Fixtures shared by the training tests.
 
-- ``empty_store`` / ``settings``: a real, migrated MLflow sqlite store, copied fresh into each
-  test's tmp_path (copying is much quicker than migrating anew); MLflow's global URIs and the
+- ``settings``: a real, migrated MLflow sqlite store (``empty_store``, from
+  ``tests/conftest.py``), copied fresh into each test's tmp_path; MLflow's global URIs and the
   environment variables it exports are reset afterwards.
 - ``small_partnership`` (from ``tests/conftest.py``) / ``feature_table``: the shared small
   synthetic partnership and its quarterly feature table. Tests must not change them in
@@ -25,19 +25,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from mlflow import MlflowClient
 from training_fixtures import BOOTSTRAP, isolated_store
 
 from models.tracking import TrackingSettings
 from training.config import TrainingSettings, load_training_settings
-
-
-@pytest.fixture(scope="session")
-def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty, migrated sqlite store: copying it is much quicker than migrating anew."""
-    db = tmp_path_factory.mktemp("template") / "mlflow.db"
-    MlflowClient(f"sqlite:///{db}", f"sqlite:///{db}").search_registered_models()
-    return db
 
 
 @pytest.fixture

@@ -365,6 +365,24 @@ def test_model_card_has_every_section(logged):
     assert "Model card: serious_violence" in markdown
 
 
+def test_the_card_lists_each_features_direction_and_the_check_of_its_test_children(logged):
+    result, _, artifacts = logged
+    card = json.loads((artifacts / "model_card/model_card.json").read_text())
+    features = {f["name"]: f for f in card["features"]}
+    assert features["attendance_12m"]["direction"] == "protective"
+    assert features["attendance_12m"]["constrained"] is True
+    assert features["age_years"]["direction"] == "either"
+    assert features["age_years"]["constrained"] is False
+    assert all(f["why"] for f in card["features"])
+    assert card["directions"]["method"] == "basic" and card["directions"]["contrary"] == []
+    assert {r["feature"] for r in card["directions"]["features"]} == set(result.model.features)
+    markdown = (artifacts / "model_card/model_card.md").read_text()
+    kept = sum(f["constrained"] for f in card["features"])
+    assert f"{kept} of {len(card['features'])} features are kept to the direction" in markdown
+    assert "their declared direction over the test children: none." in markdown
+    assert "| protective (kept to it) |" in markdown and "| either (free) |" in markdown
+
+
 def test_logged_test_rows_are_the_test_set(logged, feature_table):
     result, _, artifacts = logged
     rows = pd.read_parquet(artifacts / TEST_ROWS)
