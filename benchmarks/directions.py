@@ -156,10 +156,24 @@ def bench_directions(data: str | Path) -> tuple[str, list[dict], list[str]]:
             raw = faults if name == "off" else prompt_faults(result.model, X, before=True)
             runs[name] = (result, contrary, faults)
             m = result.evaluation.metrics["lantern"]
+            label = f"on, method {settings.lightgbm.monotone_method}" if name == "on" else name
             section.append(
-                f"| {outcome} | {name} | {m.format(result.headline)} | {m.point['ece']:.4f} | "
+                f"| {outcome} | {label} | {m.format(result.headline)} | {m.point['ece']:.4f} | "
                 f"{len(contrary)}{': ' + ', '.join(contrary) if contrary else ''} | "
                 f"{faults['any']:.1%} | {raw['contrary']:.1%} |"
+            )
+        for method in ("intermediate", "advanced"):  # how the method was chosen
+            other = settings.model_copy(
+                update={
+                    "lightgbm": settings.lightgbm.model_copy(update={"monotone_method": method})
+                }
+            )
+            result = train_outcome(table, outcome, other)
+            contrary = check_directions(result.model, as_matrix(latest, result.model.features))
+            m = result.evaluation.metrics["lantern"]
+            section.append(
+                f"| {outcome} | on, method {method} | {m.format(result.headline)} | "
+                f"{m.point['ece']:.4f} | {len(contrary.contrary())} | | |"
             )
         (on, on_contrary, on_faults), (off, off_contrary, _) = runs["on"], runs["off"]
         served_faults, served = served_prompt_faults(

@@ -163,6 +163,57 @@ async def _over_http(service, key, pick, sequential, clients, per_client) -> dic
     }
 
 
+def served_prompt_faults(
+    url: str, key: str, analyst: str, newest: pd.DataFrame, *, top: int = 10, random: int = 50
+) -> tuple[int, int]:
+    """Prompts served for each model's ``top`` children (``/cohort``) and ``random`` others:
+    how many name a reason that is age, empty, not recorded or a flag against its declared
+    direction, or lack a "what would change" line where an actionable record is worse than
+    typical (``newest``: the served snapshot's features by child). Returns (faults, prompts)."""
+    import httpx
+
+    from explain.changes import changed_records
+    from explain.reasons import reads_against, says_nothing
+    from features.outcomes import load_outcomes
+    from features.registry import default_registry
+    from training.config import load_training_settings
+
+    registry = default_registry()
+    features = load_training_settings().features.select(registry)
+    chosen = []
+    with httpx.Client(base_url=url, timeout=120) as client:
+        for model in load_outcomes().root:
+            answer = client.post(
+                "/cohort",
+                json={"model": model, "capacity": top, "purpose": PURPOSE},
+                headers={"Authorization": f"Bearer {analyst}"},
+            )
+            answer.raise_for_status()
+            chosen += [c["child_id"] for c in answer.json()["children"]]
+        rng = np.random.default_rng(0)
+        others = np.setdiff1d(newest.index.astype(str).to_numpy(), chosen)
+        chosen = list(dict.fromkeys(chosen + list(rng.choice(others, random, replace=False))))
+        faults = 0
+        for child in chosen:
+            answer = client.post(
+                "/prompt",
+                json={"child_id": child, "purpose": PURPOSE},
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            answer.raise_for_status()
+            x = newest.loc[child, features].to_numpy(dtype=float)
+            expected = set(changed_records(x, features, registry))
+            bad = False
+            for section in answer.json()["models"]:
+                for r in section["reasons"] + section["protective"]:
+                    spec, value = registry[r["feature"]], r["value"]
+                    bad |= spec.context or value is None or says_nothing(spec, value)
+                    bad |= value is not None and reads_against(spec, value, r["weight"])
+                bad |= {c["lever"] for c in section["what_would_change"]} != expected
+            faults += bad
+    return faults, len(chosen)
+
+
 def bench_serving(
     data: Path, *, sequential: int = 400, clients: int = 16, per_client: int = 150
 ) -> list[dict]:
@@ -189,8 +240,10 @@ def bench_serving(
     database_url = f"sqlite:///{data / 'lantern.db'}"
     store = Store(StoreSettings(url=database_url))
     key = store.create_key("bench", "practitioner").token
+    analyst = store.create_key("bench-analyst", "analyst").token
     latest = table["snapshot_date"].max()
-    children = table.loc[table["snapshot_date"] == latest, "child_id"].astype(str).to_numpy()
+    newest = table[table["snapshot_date"] == latest].set_index("child_id")
+    children = newest.index.astype(str).to_numpy()
     del table
     rng = np.random.default_rng(7)
     pick = rng.choice(children, size=sequential + clients * per_client)
@@ -225,7 +278,7 @@ def bench_serving(
         features=data / "features.parquet",
         tracking_uri=tracking.uri,
         database_url=database_url,
-        keys={"practitioner": key},
+        keys={"practitioner": key, "analyst": analyst},
         child_ids=list(children[:10]),
         snapshot_date=f"{latest:%Y-%m-%d}",
         # The limits are checked on every request, as in service; set above the bench's load.
@@ -247,6 +300,9 @@ def bench_serving(
             measured[writer] = asyncio.run(
                 _over_http(service, key, pick, sequential, clients, per_client)
             )
+            if writer == "thread":  # what the issue 17 check reads, over HTTP, at full size
+                faults, checked = served_prompt_faults(service.url, key, analyst, newest)
+                measured[writer]["sent"] += checked
         finally:
             service.stop()
     rows = store.audit_rows()[before:]
@@ -320,6 +376,18 @@ def bench_serving(
             "reference": None,
             "reference_value": None,
             "target": "",
+        },
+        {
+            "key": "reasons",
+            "what": "served prompts (the 10 highest-ranked children of each model and 50 at "
+            "random) with a contrary, empty, unrecorded or age reason, or no 'what would change' "
+            "where an actionable record is worse than typical",
+            "value": faults,
+            "unit": f"of {checked} prompts",
+            "reference": None,
+            "reference_value": None,
+            "target": "0",
+            "check": {"op": "<=", "bound": 0.0, "timing": False},
         },
         {
             "key": "audit",

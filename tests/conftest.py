@@ -18,7 +18,8 @@ sharing an expensive fixture or a module's ordered state stay together:
 
 - the modules that use the trained service, the governance store or the executed notebooks
   (:data:`MODULE_GROUPS`): ``service``, ``governance``, ``notebooks``;
-- each test of a module in :data:`EACH_TEST_ALONE`: itself;
+- the tests of a module in :data:`BY_PARAMETER` that share a parameter id (``[3]``): one
+  group per id, and one for its unparametrized tests;
 - any other test: its module.
 
 Groups are handed out in the order of :data:`FIRST`, then in collection order, so that
@@ -67,8 +68,9 @@ MODULE_GROUPS = {
 """Modules whose tests use a :data:`SHARED_FIXTURES` fixture, and their group (checked at
 collection: a new user of one of those fixtures must be listed here)."""
 
-EACH_TEST_ALONE = ("tests/training/test_injected_bias.py",)
-"""Modules whose tests share nothing, so each may run in either worker."""
+BY_PARAMETER = ("tests/training/test_injected_bias.py",)
+"""Modules whose tests share only what their parameter (a seed) builds: the tests of one
+parameter run together (its partnership is made once), the parameters in either worker."""
 
 FIRST = (
     "service",
@@ -81,11 +83,12 @@ FIRST = (
 
 
 def group_of(nodeid: str) -> str:
-    """The xdist group of a test: its entry in :data:`MODULE_GROUPS`, itself for a module
-    in :data:`EACH_TEST_ALONE`, else its module."""
+    """The xdist group of a test: its entry in :data:`MODULE_GROUPS`, its module and
+    parameter id for a module in :data:`BY_PARAMETER`, else its module."""
     module = nodeid.split("::")[0]
-    if module in EACH_TEST_ALONE:
-        return nodeid
+    if module in BY_PARAMETER:
+        parameter = nodeid.rpartition("[")[2].rstrip("]") if nodeid.endswith("]") else None
+        return f"{module}[{parameter}]" if parameter else f"{module}::unparametrized"
     return MODULE_GROUPS.get(module, module)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -23,10 +24,21 @@ def fmt(request) -> str:
     return request.param
 
 
+@pytest.fixture(scope="session")
+def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The hand-made valid extracts written once per format (filled in as first asked for)."""
+    return {"root": tmp_path_factory.mktemp("valid_extracts")}
+
+
 @pytest.fixture
-def folder(tmp_path: Path, fmt: str) -> Path:
-    """The hand-made valid extracts written to a folder in the format under test."""
-    return write_extracts(valid_tables(), tmp_path / "extracts", format=fmt, today=TODAY)
+def folder(tmp_path: Path, fmt: str, written: dict[str, Path]) -> Path:
+    """The hand-made valid extracts in the format under test, in a folder of the test's own
+    (a copy of the ones written once: tests break their copy)."""
+    if fmt not in written:
+        written[fmt] = write_extracts(
+            valid_tables(), written["root"] / fmt, format=fmt, today=TODAY
+        )
+    return Path(shutil.copytree(written[fmt], tmp_path / "extracts"))
 
 
 @pytest.fixture

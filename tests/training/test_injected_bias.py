@@ -11,8 +11,9 @@ times as often at equal behaviour). Two views must see it:
 
 Neither may flag equal under-recording: ``police_recording_rate=0.8`` makes the police miss a
 fifth of every group's violence, so recorded and true outcomes differ (the check could fail)
-but not by group. The bias is checked on three partnerships (seeds), its absence on one; each
-case on its own. ``make bench`` reports the rates over 10 seeds at the full size.
+but not by group. The bias is checked on three partnerships (seeds), its absence on one; the
+tests of one seed run together, so its partnership is made once (``BY_PARAMETER`` in
+tests/conftest.py). ``make bench`` reports the rates over 10 seeds at the full size.
 """
 
 from __future__ import annotations
