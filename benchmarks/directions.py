@@ -143,8 +143,9 @@ def bench_directions(data: str | Path) -> tuple[str, list[dict], list[str]]:
         "(without the constraints: the reasons as prompts showed them before, every record "
         "over 0.01 log-odds, recorded or not).",
         "",
-        "| model | constraints | AUC within age | ECE | contrary features | prompts with a fault |",
-        "| --- | --- | --- | ---: | --- | ---: |",
+        "| model | constraints | AUC within age | ECE | contrary features | prompts with a fault "
+        "| prompts with a contrary reason, before the reasons' filter |",
+        "| --- | --- | --- | ---: | --- | ---: | ---: |",
     ]
     for outcome in OUTCOMES:
         runs = {}

@@ -344,6 +344,7 @@ def model_prompt(
     min_share: float = MIN_SHARE,
     verify: bool = False,
     cohort_checked: bool = False,
+    explainer: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> ModelPrompt:
     """One model's section of a child's prompt.
 
@@ -375,6 +376,9 @@ def model_prompt(
         booster call per prompt (the explainers are checked against LightGBM in the tests).
     cohort_checked : bool, default False
         ``cohort_scores`` is known to be sorted and free of NaN (see :func:`rank_in_cohort`).
+    explainer : callable, optional
+        The model's exact TreeSHAP (``X -> contributions``), to score what would change
+        (:func:`explain.changes.what_would_change`); default the booster.
 
     Returns
     -------

@@ -304,6 +304,7 @@ class Served:
             top_n=self.top_reasons,
             min_share=self.min_share,
             cohort_checked=True,
+            explainer=m.explainer,
         )
 
 

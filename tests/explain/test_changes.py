@@ -88,3 +88,24 @@ def test_no_line_where_the_record_is_already_typical_or_not_recorded(explain_mod
     assert moved == ["missing_episodes_12m"]  # the 3-month count is not recorded: left alone
     assert changed[features.index("missing_episodes_12m")] == 0.0
     assert math.isnan(changed[features.index("missing_episodes_3m")])
+
+
+@pytest.mark.parametrize("outcome", OUTCOMES)
+def test_scoring_the_changes_from_the_served_explainer_gives_the_boosters_number(
+    outcome, explain_models, explain_latest
+):
+    from explain.batch import explainer_for
+
+    model = explain_models[outcome]
+    X = as_matrix(explain_latest, model.features)
+    p = model.predict_proba(X)
+    explainer = explainer_for(model.booster)
+    compared = 0
+    for i in np.argsort(-p)[:30]:
+        by_booster = what_would_change(model, X[i], REGISTRY, float(p[i]))
+        served = what_would_change(model, X[i], REGISTRY, float(p[i]), explainer=explainer)
+        assert [c.lever for c in served] == [c.lever for c in by_booster]
+        for a, b in zip(served, by_booster, strict=True):
+            assert a.probability == pytest.approx(b.probability, abs=1e-12)
+            compared += 1
+    assert compared
