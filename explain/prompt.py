@@ -407,10 +407,8 @@ def model_prompt(
         test_date=served.test_date,
         context=context_notes(explanation.context, served.outcome),
         changes=what_would_change(model, x, registry, probability, served.outcome.window_months),
-        # a gap counts where the source keeps records at this age, and when it is material
-        unrecorded=[
-            r for r in explanation.unrecorded if r.feature in listed and r.share >= min_share
-        ],
+        # a gap counts where the source keeps records at this age
+        unrecorded=[r for r in explanation.unrecorded if r.feature in listed],
     )
 
 

@@ -126,8 +126,9 @@ class Explanation:
         Features the registry marks as context (age): part of the estimate, never named as
         reasons and not counted in an agency's weight.
     unrecorded : list of Reason
-        Features not recorded for the child whose absence moved the estimate, strongest
-        first: what the records do not show, never a reason.
+        Features not recorded for the child whose absence moved the estimate materially
+        (as much as a reason must), strongest first: what the records do not show, never a
+        reason.
     base_log_odds : float
         The calibrated log-odds before any of the child's records (the model's average).
     log_odds : float
@@ -248,13 +249,11 @@ def explain_row(
             context.append(_reason(spec, value, weight, total))
         elif abs(weight) <= threshold:
             continue
+        elif abs(weight) < min_share * total:
+            continue
         elif math.isnan(value) and not missing_means_none(spec):
             unrecorded.append(_reason(spec, value, weight, total))
-        elif not (
-            abs(weight) < min_share * total
-            or says_nothing(spec, value)
-            or reads_against(spec, value, weight)
-        ):
+        elif not (says_nothing(spec, value) or reads_against(spec, value, weight)):
             reasons.append(_reason(spec, value, weight, total))
     reasons.sort(key=lambda r: (-abs(r.weight), r.feature))
     unrecorded.sort(key=lambda r: (-abs(r.weight), r.feature))
