@@ -1,0 +1,1 @@
+"""A synthetic partnership's raw agency extracts: noisy identities in published formats."""
