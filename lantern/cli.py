@@ -31,6 +31,11 @@ from lantern.commands import contract as _contract  # noqa: E402
 app.command("validate")(_contract.validate)
 app.command("contract")(_contract.contract)
 
+from lantern.commands import linkage as _linkage  # noqa: E402
+
+app.command("ingest")(_linkage.ingest)
+app.command("link")(_linkage.link)
+
 from lantern.commands import partnership as _partnership  # noqa: E402
 
 app.command("synth")(_partnership.synth)

@@ -100,6 +100,19 @@ def synth(
     report: Annotated[
         bool, typer.Option("--report", help="Print every calibration figure: target vs achieved.")
     ] = False,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw",
+            help="Also write each agency's extract as that agency holds it (OUT/raw: its own "
+            "references, noisy identities, published field names), for `lantern link`; the "
+            "truth of who is who goes to OUT/ground_truth/identity.parquet.",
+        ),
+    ] = False,
+    noise: Annotated[
+        Path | None,
+        typer.Option(help="Identity noise YAML for --raw (default: the package's noise.yaml)."),
+    ] = None,
 ) -> None:
     """Generate a synthetic partnership: the eight extracts, and the ground truth beside them.
 
@@ -134,8 +147,26 @@ def synth(
         f"wrote {len(partnership.tables)} extracts ({rows:,} rows) to {out / 'extracts'} and "
         f"the ground truth to {out / 'ground_truth'} in {time.perf_counter() - started:.1f} s"
     )
+    if raw:
+        _write_raw(partnership, out, noise)
     if report and not _print_report(partnership):
         raise typer.Exit(code=1)
+
+
+def _write_raw(partnership, out: Path, noise: Path | None) -> None:
+    from linkage.synth.partnership import make_raw, write_raw_partnership
+
+    started = time.perf_counter()
+    family = partnership.hidden.set_index("child_id")["family"]
+    raw = make_raw(partnership.tables, family, partnership.config.seed, noise_path=noise)
+    folder = write_raw_partnership(raw, out)
+    files = sum(len(f) for f in raw.files.values())
+    console.print(
+        f"wrote {files} raw files of {len(raw.files)} agencies ({len(raw.identity):,} person "
+        f"records) to {folder} and who is who to {out / 'ground_truth' / 'identity.parquet'} "
+        f"in {time.perf_counter() - started:.1f} s; link them with `lantern link {folder} "
+        f"--out DIR`"
+    )
 
 
 def _print_report(partnership) -> bool:
