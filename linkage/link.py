@@ -16,6 +16,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.contract import SCHEMAS
+from features.contract.schemas import date_columns
 from linkage.clusters import (
     KEY,
     apply_decisions,
@@ -86,6 +87,8 @@ class Linked:
     settings : LinkSettings
     seconds : dict of str to float
         Time of each step.
+    conflicts : dict of str to int
+        Rows left out per table because they cannot belong to their linked child.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -96,6 +99,7 @@ class Linked:
     model: dict
     settings: LinkSettings
     seconds: dict[str, float] = field(default_factory=dict)
+    conflicts: dict[str, int] = field(default_factory=dict)
 
 
 def link(
@@ -155,25 +159,32 @@ def link(
     seconds["cluster"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    tables = contract_tables(ingested, crosswalk, people)
+    conflicts: dict[str, int] = {}
+    tables = contract_tables(ingested, crosswalk, people, conflicts)
     seconds["assemble"] = time.perf_counter() - started
     keyed = pairs.copy()
     for side in ("l", "r"):
         ids = people[KEY].iloc[keyed[f"unique_id_{side}"].to_numpy()].reset_index(drop=True)
         keyed[f"source_{side}"] = ids["source"].to_numpy()
         keyed[f"source_record_id_{side}"] = ids["source_record_id"].to_numpy()
-    return Linked(tables, crosswalk, records, keyed, review, model, settings, seconds)
+    return Linked(tables, crosswalk, records, keyed, review, model, settings, seconds, conflicts)
 
 
 def contract_tables(
-    ingested: Ingested, crosswalk: pd.DataFrame, people: pd.DataFrame
+    ingested: Ingested,
+    crosswalk: pd.DataFrame,
+    people: pd.DataFrame,
+    conflicts: dict[str, int] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The extracts by ``child_id``: every agency's rows, and the ``children`` spine.
 
     A child none of whose records gives a date of birth (or sex) cannot be placed in a
     cohort: it and its rows are left out of the extracts (the crosswalk keeps them, and the
-    report counts them).
+    report counts them). A row that cannot belong to its child once linked (a second row
+    for the same term, a date before the child's birth month) is left out and counted in
+    ``conflicts``.
     """
+    conflicts = {} if conflicts is None else conflicts
     children = children_table(people, crosswalk["child_id"], ingested.postcodes)
     placed = children["birth_month"].notna() & children["sex"].notna()
     kept = set(children.loc[placed, "child_id"])
@@ -184,10 +195,16 @@ def contract_tables(
         frame = rows.drop(columns=KEY)
         frame.insert(0, "child_id", ids.reindex(index).to_numpy())
         frame = frame[frame["child_id"].isin(kept)]
+        before = len(frame)
         unique = SCHEMAS[name].unique
         if unique:
             # Two records linked into one child may both hold the same term: keep one.
             frame = frame.drop_duplicates(list(unique), keep="first")
+        born = frame["child_id"].map(children.set_index("child_id")["birth_month"])
+        for column in date_columns(name):
+            frame, born = frame[~(frame[column] < born)], born[~(frame[column] < born)]
+        if len(frame) < before:
+            conflicts[name] = before - len(frame)
         tables[name] = frame[list(SCHEMAS[name].columns)].reset_index(drop=True)
     tables["children"] = children[placed].reset_index(drop=True)
     return tables
