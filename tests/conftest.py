@@ -7,6 +7,10 @@ Fixtures (session-scoped: built once per worker process, then shared by every fo
 - ``small_feature_table``: its feature table at the default (quarterly) snapshot dates.
 - ``empty_store``: an empty, migrated MLflow sqlite file; a store copied from it is ready at
   once (MLflow's migrations take seconds).
+
+These three are built once per session, not once per worker (:func:`built_once`): the first
+worker to ask builds them in the session's shared temporary folder, under a file lock, and
+the other reads what it wrote (the partnership and table as pickles, equal to the built ones).
 - the database fixtures (``store``, ``pg_url``, ``sqlite_url``): ``tests/store_fixtures.py``;
 - the real service (``service_home``, ``live_service``): ``tests/service_fixtures.py``.
 
@@ -33,7 +37,12 @@ before LightGBM loads): spinning threads on a shared two-core machine can stall 
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pickle
+import shutil
+from collections.abc import Callable
+from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -92,32 +101,84 @@ def group_of(nodeid: str) -> str:
     return MODULE_GROUPS.get(module, module)
 
 
+def built_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
+) -> Path:
+    """The folder ``name``, filled by ``build(folder)`` once per test session.
+
+    Under pytest-xdist every worker has its own base temporary folder inside the session's;
+    the folder lives in the session's, so the workers share it. The first to get the lock
+    builds it and marks it complete; any other waits on the lock (not on a delay) and then
+    finds it complete. A build that failed leaves no mark, so the next one starts over.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    shared = root / "built-once"
+    shared.mkdir(exist_ok=True)
+    folder, complete = shared / name, shared / f"{name}.complete"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not complete.exists():
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+                build(folder)
+                complete.touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return folder
+
+
+def pickled_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[], object]):
+    """``make()``, made once per session (:func:`built_once`) and read back from a pickle by
+    every other worker; the maker's own worker keeps the object it made."""
+    made = []
+
+    def build(folder: Path) -> None:
+        made.append(make())
+        (folder / "value.pickle").write_bytes(pickle.dumps(made[0], pickle.HIGHEST_PROTOCOL))
+
+    folder = built_once(tmp_path_factory, name, build)
+    return made[0] if made else pickle.loads((folder / "value.pickle").read_bytes())
+
+
 @pytest.fixture(scope="session")
-def small_partnership():
+def small_partnership(tmp_path_factory: pytest.TempPathFactory):
     """A small synthetic partnership (biases off), with its ground truth."""
     from features.synth import SynthConfig, generate
 
-    return generate(SynthConfig(children=SMALL_CHILDREN, seed=SMALL_SEED))
+    return pickled_once(
+        tmp_path_factory,
+        "small_partnership",
+        lambda: generate(SynthConfig(children=SMALL_CHILDREN, seed=SMALL_SEED)),
+    )
 
 
 @pytest.fixture(scope="session")
-def small_feature_table(small_partnership) -> pd.DataFrame:
+def small_feature_table(small_partnership, tmp_path_factory) -> pd.DataFrame:
     """The small partnership's feature table at the default (quarterly) snapshot dates."""
     from features.build import build_features, default_snapshot_dates
     from features.pointintime import index_records
 
-    records = index_records(small_partnership.tables)
-    return build_features(records, default_snapshot_dates(records))
+    def make() -> pd.DataFrame:
+        records = index_records(small_partnership.tables)
+        return build_features(records, default_snapshot_dates(records))
+
+    return pickled_once(tmp_path_factory, "small_feature_table", make)
 
 
 @pytest.fixture(scope="session")
-def empty_store(tmp_path_factory: pytest.TempPathFactory):
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty, migrated sqlite store: copying it is much quicker than migrating anew."""
-    from mlflow import MlflowClient
 
-    db = tmp_path_factory.mktemp("template") / "mlflow.db"
-    MlflowClient(f"sqlite:///{db}", f"sqlite:///{db}").search_registered_models()
-    return db
+    def migrate(folder: Path) -> None:
+        from mlflow import MlflowClient
+
+        uri = f"sqlite:///{folder / 'mlflow.db'}"
+        MlflowClient(uri, uri).search_registered_models()
+
+    return built_once(tmp_path_factory, "empty_store", migrate) / "mlflow.db"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

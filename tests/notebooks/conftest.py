@@ -17,6 +17,7 @@ anything is recorded. MLflow's global URIs are put back after every test.
 from __future__ import annotations
 
 import os
+import shutil
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -75,9 +76,16 @@ def notebook_kernels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def retrain_run(tmp_path_factory: pytest.TempPathFactory, notebook_kernels: Path) -> RetrainRun:
-    """The quarterly retrain notebook, run on a new store (first champions, then a quarter)."""
+def retrain_run(
+    tmp_path_factory: pytest.TempPathFactory, notebook_kernels: Path, empty_store: Path
+) -> RetrainRun:
+    """The quarterly retrain notebook, run on a new store (first champions, then a quarter).
+
+    The store starts as a copy of the migrated empty one (``empty_store``): no models, no
+    runs, and no migration for the kernel to wait for."""
     folder = tmp_path_factory.mktemp("quarterly_retrain")
+    (folder / "mlruns").mkdir()
+    shutil.copy(empty_store, folder / "mlruns" / "mlflow.db")
     uri = f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}"
     parameters = {
         "data_folder": str(folder / "data"),

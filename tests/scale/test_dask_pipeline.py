@@ -9,6 +9,7 @@ end on the cluster, and on a local cluster of their own.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -213,8 +214,12 @@ def lantern(folder: Path, *args: str) -> subprocess.CompletedProcess:
     return result
 
 
-def test_cli_features_and_train_on_dask(client, partnership_folder, feature_table, tmp_path):
+def test_cli_features_and_train_on_dask(
+    client, partnership_folder, feature_table, tmp_path, empty_store
+):
     out = tmp_path / "features.parquet"
+    (tmp_path / "mlruns").mkdir()
+    shutil.copy(empty_store, tmp_path / "mlruns" / "mlflow.db")  # migrated: a new, empty store
     address = client.scheduler.address
     built = lantern(
         tmp_path, "features", str(partnership_folder), "--out", str(out),

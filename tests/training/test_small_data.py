@@ -4,6 +4,7 @@ no better than its baseline, or a constant, is not registered without a word."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -119,13 +120,15 @@ def test_a_model_worse_than_its_baseline_is_refused_unless_the_analyst_chooses()
     assert close.register and not close.worse
 
 
-def test_train_says_plainly_why_nothing_was_registered(tmp_path, fast_settings):
+def test_train_says_plainly_why_nothing_was_registered(tmp_path, fast_settings, empty_store):
     config = small_table(tmp_path, 400, seed=5)
     # one stump: a model far weaker than a logistic regression of the same features
     settings = fast_settings.model_dump()
     settings["lightgbm"] |= {"n_estimators": 1, "num_leaves": 2, "max_depth": 1}
     stump = tmp_path / "stump.yaml"
     stump.write_text(yaml.safe_dump(settings))
+    (tmp_path / "mlruns").mkdir()
+    shutil.copy(empty_store, tmp_path / "mlruns" / "mlflow.db")  # migrated: a new, empty store
     uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
     done = subprocess.run(
