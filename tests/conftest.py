@@ -87,6 +87,7 @@ FIRST = (
     "tests/training/test_cli_training.py",
     "governance",
     "tests/scale/test_dask_pipeline.py",
+    "tests/linkage/test_link.py",
 )
 """The longest groups, started first."""
 
