@@ -13,19 +13,13 @@ import yaml
 
 from linkage.synth.config import load_names, load_noise
 from linkage.synth.noise import agency_records
+from linkage.synth.partnership import HOLDERS
 from linkage.synth.people import make_people, postcode_lookup
 from linkage.synth.raw import raw_extracts, write_raw
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "linkage" / "mappings"
 
-SOURCE_TABLES = {
-    "school": ("school_census", "exclusions"),
-    "social_care": ("social_care",),
-    "police": ("police",),
-    "health": ("health",),
-    "youth_justice": ("youth_justice",),
-    "careers": ("education_status",),
-}
+SOURCE_TABLES = HOLDERS
 
 SPEC_COLUMNS = {
     "school": {
