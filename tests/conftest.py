@@ -11,6 +11,9 @@ Fixtures (session-scoped: built once per worker process, then shared by every fo
 These three are built once per session, not once per worker (:func:`built_once`): the first
 worker to ask builds them in the session's shared temporary folder, under a file lock, and
 the other reads what it wrote (the partnership and table as pickles, equal to the built ones).
+- ``trained_store`` (``tests/service_fixtures.py``): both models trained and registered in
+  a store, built once per session in the same way, for the service and governance tests to
+  copy.
 - the database fixtures (``store``, ``pg_url``, ``sqlite_url``): ``tests/store_fixtures.py``;
 - the real service (``service_home``, ``live_service``): ``tests/service_fixtures.py``.
 
@@ -37,11 +40,7 @@ before LightGBM loads): spinning threads on a shared two-core machine can stall 
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pickle
-import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -50,6 +49,7 @@ os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 
 import pandas as pd
 import pytest
+from shared_once import built_once, pickled_once
 
 pytest_plugins = ("store_fixtures", "service_fixtures")
 
@@ -100,48 +100,6 @@ def group_of(nodeid: str) -> str:
         parameter = nodeid.rpartition("[")[2].rstrip("]") if nodeid.endswith("]") else None
         return f"{module}[{parameter}]" if parameter else f"{module}::unparametrized"
     return MODULE_GROUPS.get(module, module)
-
-
-def built_once(
-    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
-) -> Path:
-    """The folder ``name``, filled by ``build(folder)`` once per test session.
-
-    Under pytest-xdist every worker has its own base temporary folder inside the session's;
-    the folder lives in the session's, so the workers share it. The first to get the lock
-    builds it and marks it complete; any other waits on the lock (not on a delay) and then
-    finds it complete. A build that failed leaves no mark, so the next one starts over.
-    """
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent
-    shared = root / "built-once"
-    shared.mkdir(exist_ok=True)
-    folder, complete = shared / name, shared / f"{name}.complete"
-    with open(shared / f"{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not complete.exists():
-                shutil.rmtree(folder, ignore_errors=True)
-                folder.mkdir()
-                build(folder)
-                complete.touch()
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return folder
-
-
-def pickled_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[], object]):
-    """``make()``, made once per session (:func:`built_once`) and read back from a pickle by
-    every other worker; the maker's own worker keeps the object it made."""
-    made = []
-
-    def build(folder: Path) -> None:
-        made.append(make())
-        (folder / "value.pickle").write_bytes(pickle.dumps(made[0], pickle.HIGHEST_PROTOCOL))
-
-    folder = built_once(tmp_path_factory, name, build)
-    return made[0] if made else pickle.loads((folder / "value.pickle").read_bytes())
 
 
 @pytest.fixture(scope="session")

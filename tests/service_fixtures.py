@@ -10,7 +10,10 @@ registry). Their users share one xdist group
 :func:`build_home` makes, in one folder, what ``make quickstart`` makes: a synthetic
 partnership, its feature table, an MLflow store with both models trained and promoted
 (forced: a partnership this small is too small for the fairness gate to check anything,
-which the gate rightly refuses), and a store with one key per role.
+which the gate rightly refuses), and a store with one key per role. The session's
+``service_home`` takes its trained models from ``trained_store`` (:func:`train_store`,
+built once per session for both workers; the governance tests copy it too) and promotes
+them in its own copy.
 :class:`serving.local.LiveService` starts ``bentoml serve serving.service:Lantern`` on a free
 port against it and waits until it is ready.
 """
@@ -62,12 +65,16 @@ TEST_LIMITS = {
 """The test service's request limits."""
 
 
-def build_home(folder: Path, table=None, template: Path | None = None) -> Home:
+def build_home(
+    folder: Path, table=None, template: Path | None = None, trained: Path | None = None
+) -> Home:
     """A small trained, promoted partnership with one key per role (see the module).
 
     ``table`` is the partnership's feature table (the session's shared one); by default the
     partnership of :data:`CHILDREN` children and seed :data:`SEED` is generated here.
     ``template`` is an empty migrated MLflow store to start from (else MLflow migrates one).
+    ``trained`` is a :func:`train_store` folder of ``table``'s models: it is copied and its
+    challengers promoted, instead of training here.
     """
     from access.config import StoreSettings
     from access.store import Store
@@ -85,16 +92,18 @@ def build_home(folder: Path, table=None, template: Path | None = None) -> Home:
         uri=f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}",
         artifact_root=folder / "mlruns" / "artifacts",
     )
-    (folder / "mlruns").mkdir(exist_ok=True)
-    if template is not None:
-        shutil.copy(template, folder / "mlruns" / "mlflow.db")
+    reason = "test service on a partnership too small for the fairness gate"
+    if trained is not None:
+        copy_store(trained, folder)
+    else:
+        (folder / "mlruns").mkdir(exist_ok=True)
+        if template is not None:
+            shutil.copy(template, folder / "mlruns" / "mlflow.db")
     try:
-        train_and_promote(
-            table,
-            tracking,
-            seed=SEED,
-            reason="test service on a partnership too small for the fairness gate",
-        )
+        if trained is not None:
+            promote_challengers(tracking, reason=reason)
+        else:
+            train_and_promote(table, tracking, seed=SEED, reason=reason)
     finally:
         import mlflow
 
@@ -129,6 +138,95 @@ def a_child(home: Home, seed: int = 0) -> str:
 # --------------------------------------------------------------------------- copies, promotions
 
 
+def rewrite_paths(db: Path, old: str, new: str) -> None:
+    """Rewrite every ``old`` path in the MLflow sqlite store ``db`` to ``new``.
+
+    MLflow's store records absolute artifact locations; after a copy, every one under the
+    old folder must name the new, so that the copy reads and writes only its own files.
+    """
+    import sqlite3
+
+    connection = sqlite3.connect(db)
+    try:
+        rows = connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        for table in [r[0] for r in rows]:
+            for column in connection.execute(f'PRAGMA table_info("{table}")').fetchall():
+                if column[2].upper() in ("TEXT", "") or "CHAR" in column[2].upper():
+                    connection.execute(
+                        f'UPDATE "{table}" SET "{column[1]}" = replace("{column[1]}", ?, ?) '
+                        f'WHERE instr("{column[1]}", ?) > 0',
+                        (old, new, old),
+                    )
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def train_store(folder: Path, table, ground_truth, template: Path) -> None:
+    """Both models trained on ``table`` by the pipeline (``train_and_register``, as
+    ``lantern train DATA`` does, with the ground truth beside them; seed :data:`SEED`, 20
+    bootstrap replicates, registered even where worse than a baseline) and registered as
+    challenger, not promoted, in ``folder/mlruns`` (the store ``mlflow.db``, the artifacts
+    under ``artifacts``). Trained from an empty working directory, so no
+    ``partnership.yaml`` is read. :func:`copy_store` makes a working copy."""
+    from features.outcomes import load_outcomes
+    from models.tracking import TrackingSettings
+    from training.config import load_training_settings
+    from training.pipeline import train_and_register
+
+    (folder / "mlruns").mkdir()
+    shutil.copy(template, folder / "mlruns" / "mlflow.db")
+    (folder / "work").mkdir()
+    tracking = TrackingSettings(
+        uri=f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}",
+        artifact_root=folder / "mlruns" / "artifacts",
+    )
+    settings = load_training_settings().model_copy(update={"bootstrap": 20, "seed": SEED})
+    settings = settings.registering_when_worse()  # 2,500 children: see training.demo
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder / "work")
+        try:
+            train_and_register(
+                table, list(load_outcomes().root), settings, tracking, ground_truth=ground_truth
+            )
+        finally:
+            _forget_tracking()
+
+
+def copy_store(trained: Path, folder: Path):
+    """A copy of the :func:`train_store` folder ``trained`` in ``folder`` (made here) that
+    shares nothing with it; its ``TrackingSettings``."""
+    from models.tracking import TrackingSettings
+
+    shutil.copytree(trained / "mlruns", folder / "mlruns")
+    rewrite_paths(folder / "mlruns" / "mlflow.db", str(trained), str(folder))
+    return TrackingSettings(
+        uri=f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}",
+        artifact_root=folder / "mlruns" / "artifacts",
+    )
+
+
+def promote_challengers(tracking, *, reason: str) -> None:
+    """Force every model's challenger to champion through the promotion API, with ``reason``
+    (as ``training.demo.train_and_promote`` does after training)."""
+    from training.promotion import PromotionPolicy, promote
+
+    client = tracking.client()
+    for name in MODELS:
+        challenger = client.get_model_version_by_alias(name, "challenger")
+        promote(
+            name,
+            challenger_metrics=dict(client.get_run(challenger.run_id).data.metrics),
+            champion_metrics=None,
+            fairness_result=None,
+            policy=PromotionPolicy(),
+            settings=tracking,
+            force=True,
+            reason=reason,
+            version=str(challenger.version),
+        )
+
+
 def copy_home(home: Home, folder: Path) -> Home:
     """A copy of ``home`` in ``folder`` (made here) that shares nothing with it.
 
@@ -136,25 +234,9 @@ def copy_home(home: Home, folder: Path) -> Home:
     rewritten to the new, so runs, versions and promotions in the copy read and write only
     the copy. The keys are the same (the store is copied with its key hashes).
     """
-    import shutil
-    import sqlite3
-
     shutil.copytree(home.folder, folder, ignore=shutil.ignore_patterns("service-*"))
     old, new = str(home.folder), str(folder)
-    db = sqlite3.connect(folder / "mlruns" / "mlflow.db")
-    try:
-        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        for table in tables:
-            for column in db.execute(f'PRAGMA table_info("{table}")').fetchall():
-                if column[2].upper() in ("TEXT", "") or "CHAR" in column[2].upper():
-                    db.execute(
-                        f'UPDATE "{table}" SET "{column[1]}" = replace("{column[1]}", ?, ?) '
-                        f'WHERE instr("{column[1]}", ?) > 0',
-                        (old, new, old),
-                    )
-        db.commit()
-    finally:
-        db.close()
+    rewrite_paths(folder / "mlruns" / "mlflow.db", old, new)
 
     def moved(text: str) -> str:
         return text.replace(old, new)
@@ -246,9 +328,30 @@ def promote_version(home: Home, model: str, version: str, *, reason: str) -> Non
 
 
 @pytest.fixture(scope="session")
-def service_home(tmp_path_factory: pytest.TempPathFactory, small_feature_table, empty_store):
-    """The shared small partnership, trained and promoted, with one key per role (Home)."""
-    return build_home(tmp_path_factory.mktemp("service"), small_feature_table, empty_store)
+def trained_store(
+    tmp_path_factory: pytest.TempPathFactory, small_partnership, small_feature_table, empty_store
+) -> Path:
+    """The shared small partnership's two models, trained and registered as challenger
+    (:func:`train_store`), once per session for every worker (``shared_once``). Do not
+    change it: :func:`copy_store` first."""
+    from shared_once import built_once
+
+    return built_once(
+        tmp_path_factory,
+        "trained_store",
+        lambda folder: train_store(
+            folder, small_feature_table, small_partnership.ground_truth, empty_store
+        ),
+    )
+
+
+@pytest.fixture(scope="session")
+def service_home(tmp_path_factory: pytest.TempPathFactory, small_feature_table, trained_store):
+    """The shared small partnership, trained and promoted, with one key per role (Home):
+    a copy of ``trained_store`` whose challengers are forced to champion."""
+    return build_home(
+        tmp_path_factory.mktemp("service"), small_feature_table, trained=trained_store
+    )
 
 
 @pytest.fixture(scope="session")

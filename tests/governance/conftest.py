@@ -5,8 +5,8 @@ clash with other folders' fixtures.
   ``tests/conftest.py``) and its quarterly feature table. Do not change it in place: copy
   first.
 - ``governance_store``: a real MLflow sqlite store in which both models were trained with
-  the pipeline (``train_outcome`` + ``log_and_register``) and audited (``audit_model``), but
-  not promoted; built once per session. MLflow's global URIs and the environment variables
+  the pipeline (a copy of the session's ``trained_store``) and audited (``audit_model``),
+  but not promoted; built once per session. MLflow's global URIs and the environment variables
   it exports are put back afterwards.
 - ``governance_card`` and friends: the pure builders' real inputs, made by the same functions
   the pipeline uses.
@@ -19,12 +19,10 @@ fit for a minute.
 from __future__ import annotations
 
 import os
-import shutil
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,26 +30,14 @@ import pandas as pd
 import pytest
 from governance_fixtures import restored_mlflow_uris
 
-from features.outcomes import load_outcomes
 from features.registry import Registry, default_registry
 from models.tracking import TrackingSettings
 from training.config import TrainingSettings, load_training_settings
-from training.pipeline import TrainResult, log_and_register, train_outcome
+from training.pipeline import TrainResult, train_outcome
 
 BOOTSTRAP = 20
 AUDIT_BOOTSTRAP = 20
 OUTCOMES = ("exclusion_neet", "serious_violence")
-
-
-@contextmanager
-def isolated_store(folder: Path, template: Path) -> Iterator[TrackingSettings]:
-    """A new sqlite store in ``folder``, copied from the migrated ``template``; on exit
-    MLflow's global URIs and the environment variables it exports are put back as they were."""
-    with restored_mlflow_uris():
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copy(template, folder / "mlflow.db")
-        uri = f"sqlite:///{folder}/mlflow.db"
-        yield TrackingSettings(uri=uri, artifact_root=folder / "art")
 
 
 @pytest.fixture(scope="session")
@@ -109,17 +95,18 @@ class Store:
 
 @pytest.fixture(scope="session")
 def governance_store(
-    tmp_path_factory,
-    empty_store,
-    governance_table,
-    governance_results,
-    governance_settings,
-    governance_partnership_data,
+    tmp_path_factory, trained_store, governance_partnership_data
 ) -> Iterator[Store]:
     """Both models logged, registered as challenger and audited in a real sqlite store.
 
-    Trained from an empty working directory, so no ``partnership.yaml`` is read.
+    A copy of the session's ``trained_store`` (``tests/service_fixtures.py``: both models
+    trained with the pipeline, ``train_and_register``, with the ground truth, from an empty
+    working directory, so no ``partnership.yaml`` was read), to which each challenger's
+    datasheet, label-bias check (where the outcome has one) and fairness audit are logged
+    here, as ``lantern train DATA`` and ``lantern audit`` log them.
     """
+    from service_fixtures import copy_store
+
     from governance.datasheet import log_datasheet
     from governance.partnership import PartnershipSettings
     from training.fairness_audit import audit_model
@@ -128,25 +115,18 @@ def governance_store(
     folder = tmp_path_factory.mktemp("governance_store")
     work = folder / "work"
     work.mkdir()
-    with (
-        isolated_store(folder / "mlruns", empty_store) as settings,
-        pytest.MonkeyPatch.context() as mp,
-    ):
+    with restored_mlflow_uris(), pytest.MonkeyPatch.context() as mp:
+        settings = copy_store(trained_store, folder)
         mp.chdir(work)
         settings.apply()
-        for name, result in governance_results.items():
-            log_and_register(
-                governance_table,
-                result,
-                governance_settings,
-                settings,
-                outcome_definition=load_outcomes()[name],
-            )
-            log_datasheet(result.run_id, settings, PartnershipSettings())
+        client = settings.client()
+        for name in OUTCOMES:
+            run_id = client.get_model_version_by_alias(name, "challenger").run_id
+            log_datasheet(run_id, settings, PartnershipSettings())
             checks = check_label_bias(governance_partnership_data.tables, name, n_boot=200)
             if checks:  # as `lantern train DATA` does for an outcome with cross-checks
                 log_label_bias(
-                    result.run_id, checks, settings, outcome=name, source="the test partnership"
+                    run_id, checks, settings, outcome=name, source="the test partnership"
                 )
             audit_model(name, settings, n_boot=AUDIT_BOOTSTRAP)
         yield Store(settings, work)
