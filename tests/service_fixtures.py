@@ -162,6 +162,17 @@ def rewrite_paths(db: Path, old: str, new: str) -> None:
         connection.close()
 
 
+def forget_artifact_locations() -> None:
+    """Empty MLflow's process-wide cache of each run's artifact location.
+
+    MLflow keeps, per run id, where the run's artifacts are; a copied store keeps its run
+    ids, so without this a process that has read the original would write the copy's
+    artifacts into the original's folder."""
+    from mlflow.tracking._tracking_service import utils
+
+    utils._artifact_repos_cache.clear()
+
+
 def train_store(folder: Path, table, ground_truth, template: Path) -> None:
     """Both models trained on ``table`` by the pipeline (``train_and_register``, as
     ``lantern train DATA`` does, with the ground truth beside them; seed :data:`SEED`, 20
@@ -200,6 +211,7 @@ def copy_store(trained: Path, folder: Path):
 
     shutil.copytree(trained / "mlruns", folder / "mlruns")
     rewrite_paths(folder / "mlruns" / "mlflow.db", str(trained), str(folder))
+    forget_artifact_locations()
     return TrackingSettings(
         uri=f"sqlite:///{folder / 'mlruns' / 'mlflow.db'}",
         artifact_root=folder / "mlruns" / "artifacts",
@@ -237,6 +249,7 @@ def copy_home(home: Home, folder: Path) -> Home:
     shutil.copytree(home.folder, folder, ignore=shutil.ignore_patterns("service-*"))
     old, new = str(home.folder), str(folder)
     rewrite_paths(folder / "mlruns" / "mlflow.db", old, new)
+    forget_artifact_locations()
 
     def moved(text: str) -> str:
         return text.replace(old, new)
