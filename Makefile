@@ -14,6 +14,8 @@ CHILDREN ?= 40000
 YEARS ?= 3
 SEED ?= 7
 DATA ?= data/partnership
+# The path a partnership takes: agency extracts as held (DATA/raw), linked into LINKED.
+LINKED ?= $(DATA)/linked
 PORT ?= 3000
 
 .PHONY: quickstart test bench bench-large lint format venv clean docs debian browser postgres
@@ -33,10 +35,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 DEMO_REASON := make quickstart: a demonstration on a synthetic partnership; the gate's refusal and its reasons are printed above and recorded. Never force a promotion on real data.
 
 quickstart: venv
-	$(BIN)/lantern synth --children $(CHILDREN) --years $(YEARS) --seed $(SEED) --out $(DATA) --report
-	$(BIN)/lantern validate $(DATA)
-	$(BIN)/lantern features $(DATA) --snapshots quarterly --out $(DATA)/features.parquet
-	$(BIN)/lantern train $(DATA) --features $(DATA)/features.parquet
+	$(BIN)/lantern synth --children $(CHILDREN) --years $(YEARS) --seed $(SEED) --out $(DATA) --report --raw
+	@# Each agency's extract as it holds it, linked into children (report: LINKED/linkage/report.html).
+	$(BIN)/lantern link $(DATA)/raw --out $(LINKED) --truth $(DATA)/ground_truth
+	$(BIN)/lantern validate $(LINKED)
+	$(BIN)/lantern features $(LINKED) --snapshots quarterly --out $(LINKED)/features.parquet
+	$(BIN)/lantern train $(LINKED) --features $(LINKED)/features.parquet
 	$(BIN)/lantern audit --model exclusion_neet
 	$(BIN)/lantern audit --model serious_violence
 	@# A refused promotion is shown, with its reasons. The synthetic partnership's models miss
@@ -45,7 +49,7 @@ quickstart: venv
 	$(BIN)/lantern promote --model exclusion_neet || $(BIN)/lantern promote --model exclusion_neet --force --reason "$(DEMO_REASON)"
 	$(BIN)/lantern promote --model serious_violence || $(BIN)/lantern promote --model serious_violence --force --reason "$(DEMO_REASON)"
 	@# The service, in the foreground: its page, a demo key and an example request are printed.
-	$(BIN)/lantern serve --demo-key --features $(DATA)/features.parquet --port $(PORT)
+	$(BIN)/lantern serve --demo-key --features $(LINKED)/features.parquet --port $(PORT)
 
 # Debian packages the tests use, installed only if missing, with one apt-get update: headless
 # Chromium for the browser tests, and PostgreSQL server binaries for the serving store's tests

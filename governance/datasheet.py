@@ -17,7 +17,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from governance.partnership import PartnershipSettings, supplied
-from models.artifacts import DATA_PROFILE, DATA_SUMMARY, DATASHEET_JSON, DATASHEET_MD
+from models.artifacts import (
+    DATA_PROFILE,
+    DATA_SUMMARY,
+    DATASHEET_JSON,
+    DATASHEET_MD,
+    LINKAGE_REPORT,
+)
 
 if TYPE_CHECKING:
     from models.tracking import TrackingSettings
@@ -181,6 +187,46 @@ def _group_rows(profile: dict[str, Any] | None) -> list[dict[str, str]] | str:
     ]
 
 
+def linkage_summary(report: dict[str, Any]) -> str:
+    """How the extracts were linked and how well, in a paragraph, from a linkage report."""
+    settings = report.get("settings", {})
+    text = (
+        f"The agencies' records were linked by Lantern (`lantern link`): {report['records']:,} "
+        f"person records into {report['children']:,} children, exact rules on the UPN and "
+        "NHS number first, then a probabilistic model (Splink, trained without labels) on "
+        "names, date of birth, postcode and sex"
+        + (
+            f", a link at a match probability of {settings['threshold']} or more"
+            if settings
+            else ""
+        )
+        + "."
+    )
+    alone = [
+        r for r in report.get("unlinked", []) if r["agency"] == "all" and r["group"] == "ethnicity"
+    ]
+    if alone:
+        text += (
+            " Records linked to no other record, by ethnicity: "
+            + ", ".join(f"{r['value']} {100 * r['rate']:.1f}%" for r in alone)
+            + "."
+        )
+    truth = report.get("truth")
+    if truth:
+        text += (
+            f" Against the synthetic truth: pairwise precision {truth['precision']:.4f}, "
+            f"recall {truth['recall']:.4f}; {100 * truth['missed']:.2f}% of records missed a "
+            f"match and {100 * truth['false']:.2f}% were falsely matched."
+        )
+        flags = report.get("flagged") or []
+        text += (
+            f" Groups linked worse than the rest: {'; '.join(flags)}."
+            if flags
+            else " No group was linked worse than the rest beyond chance."
+        )
+    return text
+
+
 def datasheet(
     summary: dict[str, Any],
     contract: dict[str, Any],
@@ -189,6 +235,7 @@ def datasheet(
     ground_truth: bool = False,
     partnership: PartnershipSettings | None = None,
     created_at: str | None = None,
+    linkage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The datasheet's facts, by Gebru et al.'s sections.
 
@@ -207,6 +254,9 @@ def datasheet(
         What the partnership has supplied; missing fields are shown as not supplied.
     created_at : str, optional
         When the datasheet was written.
+    linkage : dict, optional
+        The linkage report (``report.json`` of ``lantern link``) of the extracts, when
+        Lantern linked them.
 
     Returns
     -------
@@ -286,10 +336,13 @@ def datasheet(
                 }
                 for table, spec in contract.items()
             ],
-            "how_collected": synthetic
-            if ground_truth
-            else "Extracts from the partnership's agencies' own case records, one table per "
-            "source, linked by the pseudonymised `child_id`.",
+            "how_collected": (
+                synthetic
+                if ground_truth
+                else "Extracts from the partnership's agencies' own case records, one table per "
+                "source, linked by the pseudonymised `child_id`."
+            )
+            + (" " + linkage_summary(linkage) if linkage else ""),
             "validation": "Every table is checked against the data contract when it is loaded "
             "(docs/data-contract.md); each problem is reported with its table, column and rows, "
             "and nothing is loaded until there are none.",
@@ -415,7 +468,10 @@ def render_markdown(sheet: dict[str, Any]) -> str:
 
 
 def log_datasheet(
-    run_id: str, settings: TrackingSettings, partnership: PartnershipSettings
+    run_id: str,
+    settings: TrackingSettings,
+    partnership: PartnershipSettings,
+    linkage: dict[str, Any] | None = None,
 ) -> list[str]:
     """Write the datasheet of a training run from the facts it logged, and log it to that run.
 
@@ -428,11 +484,15 @@ def log_datasheet(
         The store.
     partnership : PartnershipSettings
         What the partnership has supplied (:func:`governance.partnership.load_partnership`).
+    linkage : dict, optional
+        The linkage report of the extracts the run read: logged with the run
+        (:data:`models.artifacts.LINKAGE_REPORT`) and described in the datasheet.
 
     Returns
     -------
     list of str
-        The artifact paths logged: :data:`DATASHEET_MD` and :data:`DATASHEET_JSON`.
+        The artifact paths logged: :data:`DATASHEET_MD` and :data:`DATASHEET_JSON` (and
+        the linkage report, when given).
 
     Raises
     ------
@@ -457,8 +517,13 @@ def log_datasheet(
         ground_truth=profile["ground_truth"],
         partnership=partnership,
         created_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        linkage=linkage,
     )
     client = settings.client()
+    logged = [DATASHEET_MD, DATASHEET_JSON]
+    if linkage:
+        client.log_dict(run_id, linkage, LINKAGE_REPORT)
+        logged.append(LINKAGE_REPORT)
     client.log_dict(run_id, sheet, DATASHEET_JSON)
     client.log_text(run_id, render_markdown(sheet), DATASHEET_MD)
-    return [DATASHEET_MD, DATASHEET_JSON]
+    return logged

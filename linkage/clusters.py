@@ -20,30 +20,35 @@ KEY = ["source", "source_record_id"]
 DECISIONS = ("match", "non-match")
 
 
-def apply_decisions(
-    pairs: pd.DataFrame, records: pd.DataFrame, decisions: pd.DataFrame | None
-) -> pd.DataFrame:
-    """Pairs with a reviewer's decisions applied: a match scores 1, a non-match 0.
+DECISION_COLUMNS = ("source_l", "source_record_id_l", "source_r", "source_record_id_r", "decision")
 
-    ``decisions`` has ``source_l, source_record_id_l, source_r, source_record_id_r, decision``
-    (as :func:`review_pairs` writes them, with ``decision`` filled in). A decided pair the
-    model did not propose is added.
+
+def check_decisions(decisions: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
+    """The decided rows of a reviewer's file, checked before anything is scored.
+
+    Raises
+    ------
+    ValueError
+        For a missing column, a decision other than ``match`` / ``non-match`` (an empty cell
+        is undecided), or a pair naming a record these extracts do not hold.
     """
-    out = pairs.copy()
-    out["decision"] = None
-    if decisions is None or decisions.empty:
-        return out
+    absent = [c for c in DECISION_COLUMNS if c not in decisions.columns]
+    if absent:
+        raise ValueError(
+            f"the decisions file has no {', '.join(absent)} column; give the review.csv "
+            "that lantern link wrote, with its decision column filled in"
+        )
     bad = sorted(set(decisions["decision"].dropna()) - set(DECISIONS) - {""})
     if bad:
         raise ValueError(
             f"decisions {', '.join(map(repr, bad))} are not understood; write match or "
             "non-match (or leave the cell empty to decide later)"
         )
-    ids = records.set_index(KEY)["unique_id"]
     decided = decisions[decisions["decision"].isin(DECISIONS)]
+    held = pd.MultiIndex.from_frame(records[KEY])
     left = pd.MultiIndex.from_frame(decided[["source_l", "source_record_id_l"]])
     right = pd.MultiIndex.from_frame(decided[["source_r", "source_record_id_r"]])
-    known = left.isin(ids.index) & right.isin(ids.index)
+    known = left.isin(held) & right.isin(held)
     if not known.all():
         missing = decided[~known].head(3)
         shown = "; ".join(
@@ -54,6 +59,25 @@ def apply_decisions(
             f"{int((~known).sum())} decided pairs name records not in these extracts ({shown}); "
             "remove them from the decisions file or check the extracts"
         )
+    return decided
+
+
+def apply_decisions(
+    pairs: pd.DataFrame, records: pd.DataFrame, decided: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Pairs with a reviewer's decisions applied: a match scores 1, a non-match 0.
+
+    ``decided`` holds the decided rows (:func:`check_decisions`) of the review file
+    :func:`review_pairs` writes. A decided pair the model did not propose is added.
+    ``records`` gives each record's ``unique_id`` by ``source`` and ``source_record_id``.
+    """
+    out = pairs.copy()
+    out["decision"] = None
+    if decided is None or decided.empty:
+        return out
+    ids = records.set_index(KEY)["unique_id"]
+    left = pd.MultiIndex.from_frame(decided[["source_l", "source_record_id_l"]])
+    right = pd.MultiIndex.from_frame(decided[["source_r", "source_record_id_r"]])
     a, b = ids.reindex(left).to_numpy(), ids.reindex(right).to_numpy()
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     verdict = pd.DataFrame(

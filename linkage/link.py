@@ -21,6 +21,7 @@ from linkage.clusters import (
     KEY,
     apply_decisions,
     assign_ids,
+    check_decisions,
     cluster,
     record_confidence,
     review_pairs,
@@ -133,6 +134,7 @@ def link(
     seconds = {}
     started = time.perf_counter()
     people = ingested.people.reset_index(drop=True)
+    decided = None if decisions is None else check_decisions(decisions, people)
     records = standardise(people)
     seconds["standardise"] = time.perf_counter() - started
 
@@ -147,7 +149,7 @@ def link(
     seconds["score"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    pairs = apply_decisions(pairs, people.assign(unique_id=records["unique_id"]), decisions)
+    pairs = apply_decisions(pairs, people.assign(unique_id=records["unique_id"]), decided)
     labels = cluster(len(records), pairs, settings.threshold)
     confidence = record_confidence(len(records), pairs, labels)
     child_id = assign_ids(people, labels, key, previous)

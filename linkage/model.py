@@ -94,6 +94,10 @@ def settings(link_type: str = "dedupe_only"):
         comparison_levels=[
             cll.NullLevel("surname"),
             cll.ExactMatchLevel("surname", term_frequency_adjustments=True),
+            cll.CustomLevel(
+                "surname_l = forename_r and forename_l = surname_r",
+                label_for_charts="Surname and forename the other way round",
+            ),
             cll.JaroWinklerLevel("surname", 0.92),
             cll.CustomLevel(
                 "list_has_any(string_split(surname_l, ' '), string_split(surname_r, ' '))",

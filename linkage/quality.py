@@ -48,7 +48,9 @@ class LinkageQuality:
         ``false`` rates with intervals, when ground truth was given.
     by_group : pd.DataFrame or None
         ``group, value, records, precision, recall, f1, missed, missed_low, missed_high,
-        false, false_low, false_high`` by true group, when ground truth was given.
+        false, false_low, false_high`` by true group, when ground truth was given, and
+        ``missed_flag`` / ``false_flag``: the rate's interval lies wholly above the rest of
+        the grouping's (see :func:`flagged`).
     """
 
     records: int
@@ -73,6 +75,7 @@ class LinkageQuality:
         }
         if self.by_group is not None:
             out["by_group"] = self.by_group.to_dict(orient="records")
+            out["flagged"] = flagged(self.by_group)
         return out
 
 
@@ -207,9 +210,30 @@ def _against_truth(cw: pd.DataFrame, truth: pd.DataFrame, true_groups: pd.DataFr
                 continue
             for value in sorted(frame[group].dropna().unique()):
                 scores = _scores(frame, frame[group] == value)
-                rows.append({"group": group, "value": value, **scores})
+                rest = _scores(frame, frame[group] != value)
+                flags = {
+                    f"{rate}_flag": scores[f"{rate}_low"] > rest[f"{rate}_high"]
+                    for rate in ("missed", "false")
+                }
+                rows.append({"group": group, "value": value, **scores, **flags})
         by_group = pd.DataFrame(rows)
     return overall, by_group
+
+
+def flagged(by_group: pd.DataFrame | None) -> list[str]:
+    """The groups linked worse than the rest of their grouping: ``"ethnicity Black: missed"``.
+
+    A group is flagged when its rate's 95% interval lies wholly above the interval of the
+    other records of its grouping (missed matches, or false ones).
+    """
+    if by_group is None or by_group.empty:
+        return []
+    out = []
+    for r in by_group.itertuples():
+        for rate in ("missed", "false"):
+            if getattr(r, f"{rate}_flag"):
+                out.append(f"{r.group} {r.value}: {rate}")
+    return out
 
 
 def _scores(frame: pd.DataFrame, of: pd.Series | None = None) -> dict:
@@ -253,3 +277,20 @@ def _scores(frame: pd.DataFrame, of: pd.Series | None = None) -> dict:
     out["missed_low"], out["missed_high"] = wilson(int(missed.sum()), n_match)
     out["false_low"], out["false_high"] = wilson(int(false.sum()), n)
     return out
+
+
+def person_to_child(crosswalk: pd.DataFrame, truth: pd.DataFrame) -> pd.Series:
+    """Each true person's linked ``child_id``, where the two agree both ways.
+
+    A person maps to the child holding most of their records, if most of that child's
+    records are theirs; otherwise (a child split or merged by the linkage) to nothing.
+    For carrying a synthetic partnership's ground truth over to the linked ids.
+    """
+    frame = crosswalk[["source", "source_record_id", "child_id"]].merge(
+        truth[["source", "source_record_id", "person_id"]], on=["source", "source_record_id"]
+    )
+    counts = frame.groupby(["person_id", "child_id"]).size().rename("n").reset_index()
+    best_child = counts.sort_values("n", ascending=False).drop_duplicates("person_id")
+    best_person = counts.sort_values("n", ascending=False).drop_duplicates("child_id")
+    agreed = best_child.merge(best_person, on=["person_id", "child_id"])
+    return agreed.set_index("person_id")["child_id"]

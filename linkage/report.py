@@ -9,7 +9,7 @@ import html
 
 import pandas as pd
 
-from linkage.quality import LinkageQuality
+from linkage.quality import LinkageQuality, flagged
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; color: #222; }
@@ -81,7 +81,23 @@ def render_html(quality: LinkageQuality, *, threshold: float, seconds: dict | No
                                      zip(g["false"], g["false_low"], g["false_high"],
                                          strict=True)],
         })  # fmt: skip
-        parts += ["<h3>By group (the child's true group)</h3>", _table(shown)]
+        shown["flag"] = [
+            ", ".join(
+                f"{rate} more often than the rest"
+                for rate in ("missed", "false")
+                if getattr(r, f"{rate}_flag")
+            )
+            for r in g.itertuples()
+        ]
+        flags = flagged(g)
+        said = (
+            "<p><strong>Flagged</strong> (a rate whose interval lies wholly above the rest of "
+            f"its grouping's): {html.escape('; '.join(flags))}.</p>"
+            if flags
+            else "<p>No group is flagged: no group's missed or false match rate lies wholly "
+            "above the rest of its grouping's.</p>"
+        )
+        parts += ["<h3>By group (the child's true group)</h3>", said, _table(shown)]
     links = quality.agency_links.map(lambda v: "" if pd.isna(v) else _pct(v))
     links.insert(0, "records of", links.index)
     parts += [

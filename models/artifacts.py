@@ -25,6 +25,9 @@ FAIRNESS_REPORT_JSON = "fairness/fairness.json"
 LABEL_BIAS_JSON = "label_bias/label_bias.json"
 """The label-bias check from recorded data alone (schema ``lantern.label_bias/1``), logged by
 ``lantern train`` when it reads the extracts; the model's fairness audit shows it."""
+LINKAGE_REPORT = "linkage/report.json"
+"""The linkage report of the extracts a run was trained on (``lantern link``), when they were
+linked by Lantern: the datasheet and the transparency record describe the linkage from it."""
 RECORD_JSON = "record/record.json"
 """The transparency record (ATRS) of a champion, as data."""
 RECORD_MD = "record/record.md"

@@ -209,7 +209,35 @@ def link(
             f"{t['recall']:.4f}, records missing a match {100 * t['missed']:.2f}%, falsely "
             f"matched {100 * t['false']:.2f}%"
         )
+    if truth is not None:
+        _rekey_truth(truth, linked.crosswalk, identity, out)
     console.print(f"report: {out / 'linkage' / 'report.html'}")
+
+
+def _rekey_truth(truth: Path, crosswalk, identity, out: Path) -> None:
+    """Carry the synthetic outcome probabilities over to the linked ids (evaluation only)."""
+    import os
+
+    import pandas as pd
+
+    from linkage.quality import person_to_child
+
+    source = truth / "outcome_probabilities.parquet"
+    if not source.exists():
+        return
+    ids = person_to_child(crosswalk, identity)
+    probabilities = pd.read_parquet(source)
+    probabilities["child_id"] = probabilities["child_id"].map(ids)
+    probabilities = probabilities[probabilities["child_id"].notna()]
+    folder = out / "ground_truth"
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / ".outcome_probabilities.parquet.partial"
+    probabilities.to_parquet(partial, index=False)
+    os.replace(partial, folder / source.name)
+    console.print(
+        f"the ground truth's outcome probabilities, carried to the linked ids for evaluation: "
+        f"{folder / source.name} ({probabilities['child_id'].nunique():,} children)"
+    )
 
 
 def _truth(folder: Path | None):

@@ -133,9 +133,14 @@ def train(
             console.print(f"{r.outcome}: {note}")
     from governance.datasheet import log_datasheet
 
+    linkage = _linkage_report(data)
     for r in results:
-        log_datasheet(r.run_id, tracking, facts)
-    console.print("  datasheet logged to each run (datasheet/)")
+        log_datasheet(r.run_id, tracking, facts, linkage)
+    console.print(
+        "  datasheet logged to each run (datasheet/"
+        + (", with the linkage report of the extracts" if linkage else "")
+        + ")"
+    )
     if data is not None:
         _log_label_bias(data, results, definitions, tracking)
     refused = [r.outcome for r in results if r.choice is not None and not r.choice.register]
@@ -211,3 +216,13 @@ def _print_table(title: str, rows: list[dict[str, str]]) -> None:
     for row in rows:
         table.add_row(*row.values())
     console.print(table)
+
+
+def _linkage_report(data: Path | None) -> dict | None:
+    """The linkage report beside the extracts (``lantern link`` writes DIR/linkage), if any."""
+    import json
+
+    if data is None:
+        return None
+    path = Path(data) / "linkage" / "report.json"
+    return json.loads(path.read_text()) if path.exists() else None

@@ -11,6 +11,10 @@ HERE = Path(__file__).parent
 DEFAULT_NAMES = HERE / "names.yaml"
 DEFAULT_NOISE = HERE / "noise.yaml"
 
+MISSING = ("upn_missing", "nhs_missing")
+"""Group factors on how often an identifier an agency holds is missing (no base rate: the
+agency's own completeness is the base)."""
+
 GROUPS = ("White", "Mixed", "Asian", "Black", "Other", "Unknown")
 
 
@@ -74,7 +78,7 @@ class Noise(BaseModel):
 
     def rate(self, error: str, groups) -> list[float]:
         """The rate of ``error`` for each record's ethnic group, with its group's factor."""
-        base = getattr(self.errors, error) if error != "nhs_missing" else 1.0
+        base = 1.0 if error in MISSING else getattr(self.errors, error)
         return [min(1.0, base * self.group_factors.get(g, {}).get(error, 1.0)) for g in groups]
 
 

@@ -82,38 +82,43 @@ def _record_ids(source: str, n: int, rng: np.random.Generator) -> list[str]:
 def _corrupt(records, agency, noise: Noise, names: Names, postcodes, rng) -> pd.DataFrame:
     r = records.copy()
     groups = r["ethnicity"].to_numpy()
-    errors = noise.errors
 
-    def hit(rate) -> np.ndarray:
-        return rng.random(len(r)) < np.asarray(rate)
+    def hit(p) -> np.ndarray:
+        return rng.random(len(r)) < np.asarray(p)
 
-    r["forename"] = _names(r["forename"], names, errors, hit, rng, forename=True)
-    r["surname"] = _names(r["surname"], names, errors, hit, rng, forename=False)
-    swap = hit(noise.rate("name_order_swapped", groups))
+    def rate(error: str) -> list[float]:
+        return noise.rate(error, groups)
+
+    r["forename"] = _names(r["forename"], names, rate, hit, rng, forename=True)
+    r["surname"] = _names(r["surname"], names, rate, hit, rng, forename=False)
+    swap = hit(rate("name_order_swapped"))
     r.loc[swap, ["forename", "surname"]] = r.loc[swap, ["surname", "forename"]].to_numpy()
 
     dob = r["dob"].copy()
-    swap = hit(errors.dob_day_month_swap) & (dob.dt.day <= 12) & (dob.dt.day != dob.dt.month)
+    swap = hit(rate("dob_day_month_swap")) & (dob.dt.day <= 12) & (dob.dt.day != dob.dt.month)
     dob[swap] = pd.to_datetime(
         {"year": dob[swap].dt.year, "month": dob[swap].dt.day, "day": dob[swap].dt.month}
     )
-    typo = hit(errors.dob_typo)
+    typo = hit(rate("dob_typo"))
     dob[typo] = dob[typo] + pd.to_timedelta(rng.choice([-10, -1, 1, 10], typo.sum()), unit="D")
     dob[~hit(agency.dob)] = pd.NaT
     r["dob"] = dob
 
-    wrong_sex = hit(errors.sex)
+    wrong_sex = hit(rate("sex"))
     r.loc[wrong_sex, "sex"] = r.loc[wrong_sex, "sex"].map({"F": "M", "M": "F"})
 
-    earlier = hit(errors.postcode_earlier)
+    earlier = hit(rate("postcode_earlier"))
     r.loc[earlier, "postcode"] = rng.choice(postcodes, earlier.sum())
-    typo = hit(errors.postcode_typo)
+    typo = hit(rate("postcode_typo"))
     r.loc[typo, "postcode"] = [_typo(p, rng) for p in r.loc[typo, "postcode"]]
     r.loc[~hit(agency.postcode), "postcode"] = None
 
-    r["upn"] = _identifier(r["upn"], agency.upn, errors.identifier_wrong, hit, rng)
-    missing = np.clip([(1 - agency.nhs) * f for f in noise.rate("nhs_missing", groups)], 0, 1)
-    r["nhs_number"] = _identifier(r["nhs_number"], 1 - missing, errors.identifier_wrong, hit, rng)
+    for column, held, factor in (
+        ("upn", agency.upn, "upn_missing"),
+        ("nhs_number", agency.nhs, "nhs_missing"),
+    ):
+        missing = np.clip([(1 - held) * f for f in noise.rate(factor, groups)], 0, 1)
+        r[column] = _identifier(r[column], 1 - missing, rate("identifier_wrong"), hit, rng)
     return r
 
 
@@ -125,31 +130,31 @@ def _identifier(values: pd.Series, held, wrong_rate, hit, rng) -> pd.Series:
     return out
 
 
-def _names(values: pd.Series, names: Names, errors, hit, rng, *, forename: bool) -> pd.Series:
+def _names(values: pd.Series, names: Names, rate, hit, rng, *, forename: bool) -> pd.Series:
     out = values.to_numpy(dtype=object).copy()
     variants = {name: group for group in names.variants for name in group}
     if forename:
-        short = hit(errors.nickname)
+        short = hit(rate("nickname"))
         for i in np.flatnonzero(short):
             options = names.nicknames.get(out[i])
             if options:
                 out[i] = options[rng.integers(len(options))]
     else:
-        part = hit(errors.double_surname_part)
+        part = hit(rate("double_surname_part"))
         for i in np.flatnonzero(part):
             pieces = out[i].replace("-", " ").split()
             if len(pieces) > 1:
                 out[i] = pieces[rng.integers(len(pieces))]
-    respelt = hit(errors.variant_spelling)
+    respelt = hit(rate("variant_spelling"))
     for i in np.flatnonzero(respelt):
         words = out[i].split(" ")
         out[i] = " ".join(
             variants[w][rng.integers(len(variants[w]))] if w in variants else w for w in words
         )
-    folded = hit(errors.ascii_folded)
+    folded = hit(rate("ascii_folded"))
     for i in np.flatnonzero(folded):
         out[i] = ascii_fold(out[i])
-    typo = hit(errors.forename_typo if forename else errors.surname_typo)
+    typo = hit(rate("forename_typo" if forename else "surname_typo"))
     for i in np.flatnonzero(typo):
         out[i] = _typo(out[i], rng)
     return pd.Series(out, index=values.index)

@@ -110,3 +110,22 @@ def test_partnership_facts_are_shown_or_marked_not_supplied(summary, contract):
     synthetic = datasheet(summary, contract, ground_truth=True, partnership=PartnershipSettings())
     assert synthetic["collection_process"]["lawful_basis"].startswith("Not applicable: synthetic")
     assert synthetic["composition"]["synthetic"].startswith("Synthetic")
+
+
+def test_extracts_linked_by_lantern_are_described_where_the_record_reads_collection(
+    summary, contract
+):
+    report = {
+        "records": 1200,
+        "children": 500,
+        "settings": {"threshold": 0.9},
+        "unlinked": [{"agency": "all", "group": "ethnicity", "value": "Asian", "rate": 0.2}],
+    }
+    sheet = datasheet(summary, contract, linkage=report)
+    how = sheet["collection_process"]["how_collected"]
+    assert "1,200 person records into 500 children" in how
+    assert "match probability of 0.9" in how and "Asian 20.0%" in how
+    assert (
+        "linked by Lantern"
+        not in datasheet(summary, contract)["collection_process"]["how_collected"]
+    )

@@ -46,9 +46,21 @@ def linked(small_partnership, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """A partnership of 400 children and its raw extracts, for the runs that link twice."""
+    """A partnership of 400 children and its raw extracts, linked as two quarters: quarter
+    one's police and health extracts hold only the first half of their rows."""
+    base = tmp_path_factory.mktemp("tiny")
     partnership = generate(SynthConfig(children=400, seed=3))
-    return partnership, _raw(partnership, 3, tmp_path_factory.mktemp("tiny"))
+    raw = _raw(partnership, 3, base / "q2raw")
+    earlier = base / "q1raw"
+    shutil.copytree(raw, earlier)
+    for path in [*earlier.glob("raw/police/*.csv"), *earlier.glob("raw/health/*.csv")]:
+        rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+        rows.iloc[: len(rows) // 2].to_csv(path, index=False)
+    first = _link(earlier, base / "q1")
+    assert first.exit_code == 0, first.output
+    second = _link(raw, base / "q2", "--previous", base / "q1" / "linkage", "--review-from", "0.05")
+    assert second.exit_code == 0, second.output
+    return raw, base, second.output
 
 
 def test_the_linked_extracts_pass_the_contract_and_hold_no_identity(linked):
@@ -89,73 +101,57 @@ def test_linkage_on_an_untuned_seed_holds_its_floor(linked):
     assert "pairwise precision" in html and "By group" in html
 
 
-def test_the_next_quarter_keeps_each_childs_id(tiny, tmp_path):
-    partnership, raw = tiny
-    earlier = tmp_path / "q1raw"
-    shutil.copytree(raw, earlier)
-    # Quarter one: the police and health extracts hold only their first half of rows.
-    for path in [*earlier.glob("raw/police/*.csv"), *earlier.glob("raw/health/*.csv")]:
-        rows = pd.read_csv(path, dtype=str, keep_default_na=False)
-        rows.iloc[: len(rows) // 2].to_csv(path, index=False)
-    assert _link(earlier, tmp_path / "q1").exit_code == 0
-    done = _link(raw, tmp_path / "q2", "--previous", tmp_path / "q1" / "linkage")
-    assert done.exit_code == 0, done.output
-    assert "ids kept from the last crosswalk" in done.output
-    q1 = pd.read_parquet(tmp_path / "q1" / "linkage" / "crosswalk.parquet")
-    q2 = pd.read_parquet(tmp_path / "q2" / "linkage" / "crosswalk.parquet")
+def test_the_next_quarter_keeps_each_childs_id(tiny):
+    _, base, output = tiny
+    assert "ids kept from the last crosswalk" in output
+    q1 = pd.read_parquet(base / "q1" / "linkage" / "crosswalk.parquet")
+    q2 = pd.read_parquet(base / "q2" / "linkage" / "crosswalk.parquet")
     both = q1.merge(q2, on=["source", "source_record_id"], suffixes=("_1", "_2"))
     assert len(both) == len(q1)
     assert (both["child_id_1"] == both["child_id_2"]).mean() >= 0.999
-    new = q2[
-        ~q2.set_index(["source", "source_record_id"]).index.isin(
-            q1.set_index(["source", "source_record_id"]).index
-        )
-    ]
+    key = ["source", "source_record_id"]
+    new = q2[~q2.set_index(key).index.isin(q1.set_index(key).index)]
     assert len(new) > 0
-    assert (tmp_path / "q2" / "linkage" / "key").read_text() == (
-        tmp_path / "q1" / "linkage" / "key"
+    assert (base / "q2" / "linkage" / "key").read_text() == (
+        base / "q1" / "linkage" / "key"
     ).read_text()
 
 
 def test_a_reviewers_decisions_are_applied_on_the_next_run(tiny, tmp_path):
-    _, raw = tiny
-    assert (
-        _link(raw, tmp_path / "out", "--threshold", "0.9", "--review-from", "0.05").exit_code == 0
-    )
-    review = pd.read_csv(
-        tmp_path / "out" / "linkage" / "review.csv", dtype=str, keep_default_na=False
-    )
+    raw, base, _ = tiny
+    out = tmp_path / "out"
+    shutil.copytree(base / "q2", out)
+    review = pd.read_csv(out / "linkage" / "review.csv", dtype=str, keep_default_na=False)
     assert len(review) >= 2, "the tiny partnership should leave pairs to review"
     review.loc[review.index[0], "decision"] = "match"
     review.loc[review.index[1], "decision"] = "non-match"
     decided = tmp_path / "decisions.csv"
     review.to_csv(decided, index=False)
-    done = _link(
-        raw, tmp_path / "out", "--threshold", "0.9", "--review-from", "0.05", "--decisions", decided
-    )
+    done = _link(raw, out, "--review-from", "0.05", "--decisions", decided)
     assert done.exit_code == 0, done.output
-    crosswalk = pd.read_parquet(tmp_path / "out" / "linkage" / "crosswalk.parquet")
+    crosswalk = pd.read_parquet(out / "linkage" / "crosswalk.parquet")
     ids = crosswalk.set_index(["source", "source_record_id"])["child_id"]
     first, second = review.iloc[0], review.iloc[1]
     assert (
         ids[(first.source_l, first.source_record_id_l)]
         == ids[(first.source_r, first.source_record_id_r)]
     )
-    again = pd.read_csv(
-        tmp_path / "out" / "linkage" / "review.csv", dtype=str, keep_default_na=False
-    )
+    again = pd.read_csv(out / "linkage" / "review.csv", dtype=str, keep_default_na=False)
     pairs = set(zip(again["source_record_id_l"], again["source_record_id_r"], strict=True))
     assert (first.source_record_id_l, first.source_record_id_r) not in pairs
     assert (second.source_record_id_l, second.source_record_id_r) not in pairs
 
     review.loc[review.index[0], "decision"] = "perhaps"
     review.to_csv(decided, index=False)
-    refused = _link(raw, tmp_path / "out", "--decisions", decided)
+    refused = _link(raw, out, "--decisions", decided)
     assert refused.exit_code == 1 and "'perhaps' are not understood" in refused.output
+    review.drop(columns="source_l").to_csv(decided, index=False)
+    refused = _link(raw, out, "--decisions", decided)
+    assert refused.exit_code == 1 and "no source_l column" in refused.output
 
 
 def test_an_extract_with_a_problem_writes_nothing_and_says_where(tiny, tmp_path):
-    _, raw = tiny
+    raw, _, _ = tiny
     broken = tmp_path / "broken"
     shutil.copytree(raw, broken)
     path = broken / "raw" / "youth_justice" / "outcomes.csv"
@@ -166,3 +162,46 @@ def test_an_extract_with_a_problem_writes_nothing_and_says_where(tiny, tmp_path)
     assert done.exit_code == 1
     assert "TELLING_OFF" in done.output and "nothing was written" in done.output
     assert not (tmp_path / "out").exists()
+
+
+def test_identities_corrupted_for_one_group_only_flag_that_group(tmp_path):
+    """Black children's records alone get many more typos, swapped names and missing
+    identifiers: the report flags Black children as missed more often than the rest."""
+    import json
+
+    import yaml
+
+    from linkage.synth.config import DEFAULT_NOISE
+
+    noise = yaml.safe_load(DEFAULT_NOISE.read_text())
+    noise["group_factors"]["Black"] = {
+        "forename_typo": 15, "surname_typo": 15, "name_order_swapped": 25, "dob_typo": 25,
+        "postcode_earlier": 3, "nhs_missing": 8, "upn_missing": 60,
+    }  # fmt: skip
+    path = tmp_path / "noise.yaml"
+    path.write_text(yaml.safe_dump(noise))
+    partnership = generate(SynthConfig(children=1000, seed=4, ethnicity_preset="london"))
+    family = partnership.hidden.set_index("child_id")["family"]
+    raw = make_raw(partnership.tables, family, 4, noise_path=path)
+    write_raw_partnership(raw, tmp_path / "p")
+    done = _link(tmp_path / "p", tmp_path / "out", "--truth", tmp_path / "p" / "ground_truth")
+    assert done.exit_code == 0, done.output
+    report = json.loads((tmp_path / "out" / "linkage" / "report.json").read_text())
+    assert "ethnicity Black: missed" in report["flagged"], report["flagged"]
+    html = (tmp_path / "out" / "linkage" / "report.html").read_text()
+    assert "Flagged" in html and "ethnicity Black: missed" in html
+
+
+def test_the_datasheet_and_record_describe_the_linkage_from_its_report(linked):
+    import json
+
+    from governance.datasheet import linkage_summary
+
+    _, out, _ = linked
+    report = json.loads((out / "linkage" / "report.json").read_text())
+    text = linkage_summary(report)
+    assert f"{report['records']:,} person records into {report['children']:,} children" in text
+    assert f"pairwise precision {report['truth']['precision']:.4f}" in text
+    assert "Records linked to no other record, by ethnicity: " in text
+    said = "Groups linked worse than the rest" in text or "No group was linked worse" in text
+    assert said
