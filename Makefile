@@ -49,7 +49,7 @@ quickstart: venv
 	$(BIN)/lantern promote --model exclusion_neet || $(BIN)/lantern promote --model exclusion_neet --force --reason "$(DEMO_REASON)"
 	$(BIN)/lantern promote --model serious_violence || $(BIN)/lantern promote --model serious_violence --force --reason "$(DEMO_REASON)"
 	@# The service, in the foreground: its page, a demo key and an example request are printed.
-	$(BIN)/lantern serve --demo-key --features $(LINKED)/features.parquet --port $(PORT)
+	$(BIN)/lantern serve --demo-key --features $(LINKED)/features.parquet --linkage $(LINKED)/linkage --port $(PORT)
 
 # Debian packages the tests use, installed only if missing, with one apt-get update: headless
 # Chromium for the browser tests, and PostgreSQL server binaries for the serving store's tests

@@ -154,6 +154,9 @@ class AdvisoryPrompt:
     models: list[ModelPrompt]
     advisory_notice: str = wording.ADVISORY_NOTICE
     judgement_invitation: str = wording.JUDGEMENT_INVITATION
+    linkage: dict | None = None
+    """How confidently the child's records were linked (:func:`explain.provenance.linkage_note`);
+    None when the service was not given the linkage."""
 
     def to_dict(self) -> dict:
         """JSON-ready fields."""
@@ -166,6 +169,7 @@ class AdvisoryPrompt:
             "advisory_notice": self.advisory_notice,
             "judgement_invitation": self.judgement_invitation,
             "models": [m.to_dict() for m in self.models],
+            "linkage": self.linkage,
         }
 
 
@@ -420,6 +424,7 @@ def advisory_prompt(
     purpose: str,
     issued_at: datetime | str,
     models: Sequence[ModelPrompt],
+    linkage: dict | None = None,
 ) -> AdvisoryPrompt:
     """A child's advisory prompt from one or more model sections.
 
@@ -437,6 +442,8 @@ def advisory_prompt(
         When the prompt was issued (the caller's clock).
     models : sequence of ModelPrompt
         One section per model, each from :func:`model_prompt`.
+    linkage : dict, optional
+        How confidently the child's records were linked (:func:`explain.provenance.linkage_note`).
 
     Returns
     -------
@@ -460,6 +467,7 @@ def advisory_prompt(
         purpose=purpose.strip(),
         issued_at=when,
         models=list(models),
+        linkage=linkage,
     )
 
 

@@ -211,3 +211,23 @@ def templates() -> dict[str, str]:
         elif isinstance(value, dict):
             found.update({f"{name}[{key}]": text for key, text in value.items()})
     return found
+
+
+AGENCY_NAMES = {
+    "school": "school",
+    "social_care": "children's social care",
+    "police": "police",
+    "health": "health",
+    "youth_justice": "youth justice",
+    "careers": "careers service",
+}
+"""Each agency as a practitioner names it (the raw extracts' folder names)."""
+
+LINKED_FROM = "These records were linked from {agencies}."
+LINKED_LOWER = (
+    "The {agency} record was linked to this child with lower confidence ({confidence}): "
+    "check it is this child's before relying on it."
+)
+LINKED_CONFIDENT = "Each agency's record was linked to this child with high confidence."
+"""How confidently the records behind a prompt were linked (``lantern link``): a wrong link
+puts another child's records behind a prompt."""

@@ -16,6 +16,8 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from linkage.identifiers import is_valid_nhs_number, is_valid_upn
+
 KEY = ["source", "source_record_id"]
 DECISIONS = ("match", "non-match")
 
@@ -93,15 +95,56 @@ def apply_decisions(
     return out
 
 
-def cluster(n_records: int, pairs: pd.DataFrame, threshold: float) -> np.ndarray:
-    """Cluster number of each record: connected components of pairs scoring ``threshold`` or more."""
+def cluster(
+    n_records: int,
+    pairs: pd.DataFrame,
+    threshold: float,
+    identifiers: pd.DataFrame | None = None,
+) -> np.ndarray:
+    """Cluster number of each record, from the pairs scoring ``threshold`` or more.
+
+    Without ``identifiers``: the connected components of those pairs. With them (``upn``
+    and ``nhs_number`` of each record, in ``unique_id`` order): pairs are joined from the
+    most probable down, and a pair that would put two different valid UPNs, or two
+    different valid NHS numbers, into one child is not joined (each identifies one child;
+    one that fails its check character is a typing error and does not count). This stops a
+    chain of links, through a record with little to go on, from merging two children such
+    as twins.
+    """
     linked = pairs[pairs["match_probability"] >= threshold]
-    graph = coo_matrix(
-        (np.ones(len(linked)), (linked["unique_id_l"], linked["unique_id_r"])),
-        shape=(n_records, n_records),
-    )
-    _, labels = connected_components(graph, directed=False)
-    return labels
+    if identifiers is None:
+        graph = coo_matrix(
+            (np.ones(len(linked)), (linked["unique_id_l"], linked["unique_id_r"])),
+            shape=(n_records, n_records),
+        )
+        _, labels = connected_components(graph, directed=False)
+        return labels
+    held = {
+        column: [v if isinstance(v, str) and valid(v) else None for v in identifiers[column]]
+        for column, valid in (("upn", is_valid_upn), ("nhs_number", is_valid_nhs_number))
+    }
+    parent = np.arange(n_records)
+    upn, nhs = list(held["upn"]), list(held["nhs_number"])
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    order = linked.sort_values("match_probability", ascending=False, kind="stable")
+    for a, b in zip(order["unique_id_l"].to_numpy(), order["unique_id_r"].to_numpy(), strict=True):
+        ra, rb = root(int(a)), root(int(b))
+        if ra == rb:
+            continue
+        if (upn[ra] and upn[rb] and upn[ra] != upn[rb]) or (
+            nhs[ra] and nhs[rb] and nhs[ra] != nhs[rb]
+        ):
+            continue
+        parent[rb] = ra
+        upn[ra], nhs[ra] = upn[ra] or upn[rb], nhs[ra] or nhs[rb]
+    roots = np.array([root(i) for i in range(n_records)])
+    return np.unique(roots, return_inverse=True)[1]
 
 
 def record_confidence(n_records: int, pairs: pd.DataFrame, labels: np.ndarray) -> np.ndarray:

@@ -150,7 +150,7 @@ def link(
 
     started = time.perf_counter()
     pairs = apply_decisions(pairs, people.assign(unique_id=records["unique_id"]), decided)
-    labels = cluster(len(records), pairs, settings.threshold)
+    labels = cluster(len(records), pairs, settings.threshold, records[["upn", "nhs_number"]])
     confidence = record_confidence(len(records), pairs, labels)
     child_id = assign_ids(people, labels, key, previous)
     records["child_id"] = child_id

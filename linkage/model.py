@@ -188,9 +188,12 @@ def score_pairs(
             spark.createDataFrame(records.astype(object).where(records.notna(), None))
         )
     else:
+        import duckdb
         from splink import DuckDBAPI
 
-        db = DuckDBAPI()
+        connection = duckdb.connect()
+        connection.execute("SET enable_progress_bar = false")
+        db = DuckDBAPI(connection=connection)
         table = db.register(records)
     linker = Linker(table, settings(), log_level=logging.ERROR)
     training = linker.training

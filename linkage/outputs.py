@@ -25,6 +25,17 @@ LINKAGE = "linkage"
 CROSSWALK = "crosswalk.parquet"
 REVIEW = "review.csv"
 KEY_FILE = "key"
+CONFIDENCE = "confidence.parquet"
+"""Per child and agency, the lowest confidence of its linked records: what a prompt says of
+the linkage (``lantern serve --linkage DIR/linkage``). No record reference is in it."""
+
+
+def confidence(crosswalk: pd.DataFrame, children: set[str]) -> pd.DataFrame:
+    """``child_id, source, confidence``: each agency's least confident record of each child
+    in the extracts."""
+    held = crosswalk[crosswalk["child_id"].isin(children)]
+    lowest = held.groupby(["child_id", "source"], as_index=False)["match_probability"].min()
+    return lowest.rename(columns={"match_probability": "confidence"})
 
 
 def linkage_key(out: Path, previous: Path | None = None) -> bytes:
@@ -63,6 +74,9 @@ def write_linked(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     linked.crosswalk.to_parquet(staging / CROSSWALK, index=False)
+    confidence(linked.crosswalk, set(linked.tables["children"]["child_id"])).to_parquet(
+        staging / CONFIDENCE, index=False
+    )
     linked.review.to_csv(staging / REVIEW, index=False)
     (staging / "model.json").write_text(json.dumps(linked.model, indent=1, default=str))
     (staging / KEY_FILE).write_text(key.hex())

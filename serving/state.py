@@ -33,6 +33,7 @@ from explain.prompt import (
     cohort_list,
     model_prompt,
 )
+from explain.provenance import linkage_note
 from explain.reasons import MIN_SHARE
 from features.outcomes import load_outcomes
 from features.registry import Registry, default_registry
@@ -41,12 +42,20 @@ from models.scoring import as_matrix
 from models.tracking import TrackingSettings
 
 FEATURES_VARIABLE = "LANTERN_FEATURES"
+LINKAGE_VARIABLE = "LANTERN_LINKAGE"
 CONFIG_VARIABLE = "LANTERN_SERVICE_CONFIG"
-DEFAULT_FEATURES = "data/partnership/features.parquet"
+DEFAULT_FEATURES = "data/partnership/linked/features.parquet"
+LINK_CONFIDENCE = "confidence.parquet"
+"""The per-child, per-agency link confidence ``lantern link`` writes in its linkage folder."""
 
 
 def _default_features() -> Path:
     return Path(os.environ.get(FEATURES_VARIABLE) or DEFAULT_FEATURES).absolute()
+
+
+def _default_linkage() -> Path | None:
+    folder = os.environ.get(LINKAGE_VARIABLE)
+    return Path(folder).absolute() if folder else None
 
 
 def _default_models() -> list[str]:
@@ -60,7 +69,13 @@ class ServiceSettings(pydantic.BaseModel):
     ----------
     features : Path
         The feature table written by ``lantern features``; the newest snapshot in it is
-        served. Default ``$LANTERN_FEATURES``, else ``data/partnership/features.parquet``.
+        served. Default ``$LANTERN_FEATURES``, else
+        ``data/partnership/linked/features.parquet`` (where ``make quickstart`` writes it).
+    linkage : Path or None
+        The linkage folder (``lantern link``'s ``DIR/linkage``) of the extracts the features
+        were built from: each prompt then says which agencies' records were linked into the
+        child's and names one linked with lower confidence. Default ``$LANTERN_LINKAGE``;
+        None: prompts say nothing of linkage.
     models : list of str
         The outcomes whose ``champion`` is served (default: every outcome in
         ``features/outcomes.yaml``).
@@ -98,6 +113,7 @@ class ServiceSettings(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
     features: Path = pydantic.Field(default_factory=_default_features)
+    linkage: Path | None = pydantic.Field(default_factory=_default_linkage)
     models: list[str] = pydantic.Field(default_factory=_default_models, min_length=1)
     tracking: TrackingSettings = pydantic.Field(default_factory=TrackingSettings)
     store: StoreSettings = pydantic.Field(default_factory=StoreSettings)
@@ -187,6 +203,15 @@ class Served:
     top_reasons: int = 5
     min_share: float = MIN_SHARE
     record_features: list[str] = field(default_factory=list)
+    linkage: Mapping[str, list[tuple[str, float]]] | None = None
+    """Each child's agencies and the lowest confidence of their linked records, if given."""
+
+    def linkage_note(self, child_id: str) -> dict | None:
+        """How confidently the child's records were linked; None without the linkage."""
+        if self.linkage is None:
+            return None
+        rows = self.linkage.get(str(child_id))
+        return linkage_note(rows) if rows else None
 
     def versions(self) -> dict[str, str]:
         """Model name -> the version served."""
@@ -237,6 +262,7 @@ class Served:
             purpose=purpose,
             issued_at=issued_at,
             models=sections,
+            linkage=self.linkage_note(child_id),
         )
 
     def prompt_from_record(
@@ -438,7 +464,29 @@ def load_served(
         top_reasons=settings.top_reasons,
         min_share=settings.reason_min_share,
         record_features=union,
+        linkage=read_link_confidence(settings.linkage) if settings.linkage else None,
     )
+
+
+def read_link_confidence(folder: Path) -> dict[str, list[tuple[str, float]]]:
+    """Each child's agencies and lowest link confidence, from a linkage folder.
+
+    Raises
+    ------
+    NotReadyError
+        If the folder has no :data:`LINK_CONFIDENCE` (not written by ``lantern link``).
+    """
+    path = Path(folder) / LINK_CONFIDENCE
+    if not path.exists():
+        raise NotReadyError(
+            f"no {LINK_CONFIDENCE} in {folder}: give the linkage folder `lantern link` wrote "
+            "(DIR/linkage) for the extracts the features were built from, or no linkage"
+        )
+    table = pd.read_parquet(path, columns=["child_id", "source", "confidence"])
+    out: dict[str, list[tuple[str, float]]] = {}
+    for child, source, confidence in table.itertuples(index=False):
+        out.setdefault(str(child), []).append((str(source), float(confidence)))
+    return out
 
 
 def champion_versions(settings: ServiceSettings) -> dict[str, str | None]:

@@ -66,6 +66,7 @@ MODULE_GROUPS = {
     "tests/serving/test_serve_command.py": "service",
     "tests/serving/test_ui_browser.py": "service",
     "tests/serving/test_served_reasons.py": "service",
+    "tests/serving/test_served_linkage.py": "service",
     "tests/security/test_attacks.py": "service",
     "tests/security/test_registry_attacks.py": "service",
     "tests/governance/test_datasheet.py": "governance",

@@ -22,7 +22,16 @@ def serve(
     features: Annotated[
         Path | None,
         typer.Option(
-            help="Feature table to serve (default $LANTERN_FEATURES or data/partnership)."
+            help="Feature table to serve (default $LANTERN_FEATURES or "
+            "data/partnership/linked/features.parquet)."
+        ),
+    ] = None,
+    linkage: Annotated[
+        Path | None,
+        typer.Option(
+            help="The linkage folder (lantern link's DIR/linkage) of the extracts the features "
+            "came from: each prompt says how confidently the child's records were linked "
+            "(default $LANTERN_LINKAGE)."
         ),
     ] = None,
     config: Annotated[
@@ -41,12 +50,19 @@ def serve(
 
     Every request needs an API key (`lantern keys create`); every call is audit-logged.
     """
-    from serving.state import CONFIG_VARIABLE, FEATURES_VARIABLE, load_service_settings
+    from serving.state import (
+        CONFIG_VARIABLE,
+        FEATURES_VARIABLE,
+        LINKAGE_VARIABLE,
+        load_service_settings,
+    )
 
     if config is not None:
         os.environ[CONFIG_VARIABLE] = str(config.absolute())
     if features is not None:
         os.environ[FEATURES_VARIABLE] = str(features.absolute())
+    if linkage is not None:
+        os.environ[LINKAGE_VARIABLE] = str(linkage.absolute())
     try:
         settings = load_service_settings()
     except ValueError as err:
@@ -75,6 +91,8 @@ def serve(
     else:
         console.print(f"Lantern will serve at {url} (page: {url}/ui/); Ctrl-C stops it.")
     console.print(f"  feature table: {settings.features}\n  audit store: {settings.store.url}")
+    if settings.linkage:
+        console.print(f"  linkage: {settings.linkage}")
     os.execv(
         sys.executable,
         [

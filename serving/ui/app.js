@@ -294,6 +294,8 @@
       ["Issued", readableDate(prompt.issued_at)],
       ["Prompt reference", prompt.prompt_id],
     ];
+    // which agencies' records were linked into this child's, and one linked with less confidence
+    if (prompt.linkage) facts.push(["How the records were linked", prompt.linkage.sentences.join(" ")]);
     for (const [term, value] of facts) {
       if (value) ui.facts.append(el("dt", {}, term), el("dd", {}, String(value)));
     }

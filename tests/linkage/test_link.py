@@ -205,3 +205,15 @@ def test_the_datasheet_and_record_describe_the_linkage_from_its_report(linked):
     assert "Records linked to no other record, by ethnicity: " in text
     said = "Groups linked worse than the rest" in text or "No group was linked worse" in text
     assert said
+
+
+def test_the_confidence_the_service_reads_is_each_agencys_least_confident_record(linked):
+    _, out, _ = linked
+    crosswalk = pd.read_parquet(out / "linkage" / "crosswalk.parquet")
+    confidence = pd.read_parquet(out / "linkage" / "confidence.parquet")
+    assert list(confidence.columns) == ["child_id", "source", "confidence"]
+    children = set(pd.read_parquet(out / "extracts" / "children.parquet")["child_id"])
+    assert set(confidence["child_id"]) == children
+    lowest = crosswalk.groupby(["child_id", "source"])["match_probability"].min()
+    got = confidence.set_index(["child_id", "source"])["confidence"]
+    assert (got - lowest.reindex(got.index)).abs().max() == 0
