@@ -83,9 +83,34 @@ def ingest(raw_dir: str | Path, mappings: list[Mapping] | None = None) -> Ingest
             )
         )
     tables = {name: pd.concat(parts, ignore_index=True) for name, parts in rows.tables.items()}
+    people = person_records(rows.identities)
+    blank = people[list(IDENTITY_FIELDS)].isna().all(axis=1)
+    if blank.any():
+        # A reference no file gives an identity for (only named in a relationship, say)
+        # cannot be linked to anyone: its rows are left out.
+        nameless = people.loc[blank, ["source", "source_record_id"]]
+        for source, refs in nameless.groupby("source")["source_record_id"]:
+            rows.dropped.append(
+                Problem(
+                    source,
+                    None,
+                    (),
+                    f"{len(refs)} person references have no identity in any file (e.g. "
+                    f"{', '.join(map(repr, refs.head(3)))}); their rows were left out",
+                    "Check the agency's extract gives each person it names an identity",
+                )
+            )
+        people = people[~blank].reset_index(drop=True)
+        known = pd.MultiIndex.from_frame(people[["source", "source_record_id"]])
+        for name, table in tables.items():
+            keep = pd.MultiIndex.from_frame(table[["source", "source_record_id"]]).isin(known)
+            if name == "relationships":
+                other = pd.MultiIndex.from_arrays([table["source"], table["related_child_id"]])
+                keep &= other.isin(known)
+            tables[name] = table[keep].reset_index(drop=True)
     return Ingested(
         tables=tables,
-        people=person_records(rows.identities),
+        people=people,
         postcodes=_postcodes(raw_dir),
         problems=rows.problems,
         dropped=rows.dropped,

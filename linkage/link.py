@@ -196,7 +196,11 @@ def contract_tables(
         index = pd.MultiIndex.from_frame(rows[KEY])
         frame = rows.drop(columns=KEY)
         frame.insert(0, "child_id", ids.reindex(index).to_numpy())
+        if "related_child_id" in frame:
+            frame = _related(frame, rows, ids)
         frame = frame[frame["child_id"].isin(kept)]
+        if "related_child_id" in frame:
+            frame = frame[frame["related_child_id"].isin(kept)]
         before = len(frame)
         unique = SCHEMAS[name].unique
         if unique:
@@ -210,6 +214,16 @@ def contract_tables(
         tables[name] = frame[list(SCHEMAS[name].columns)].reset_index(drop=True)
     tables["children"] = children[placed].reset_index(drop=True)
     return tables
+
+
+def _related(frame: pd.DataFrame, rows: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
+    """A relationship's other side, read as a person reference of the same agency, as its
+    linked ``child_id``; a link between two records of one child, or repeated, is dropped."""
+    other = pd.MultiIndex.from_arrays([rows["source"], rows["related_child_id"]])
+    frame = frame.assign(related_child_id=ids.reindex(other).to_numpy())
+    frame = frame[frame["related_child_id"].notna()]
+    frame = frame[frame["child_id"] != frame["related_child_id"]]
+    return frame.drop_duplicates(["child_id", "related_child_id", "relationship"])
 
 
 def children_table(

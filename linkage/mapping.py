@@ -113,6 +113,7 @@ class FileMapping(BaseModel):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
     name: str
     pattern: str | None = None
+    optional: bool = False
     record_id: str
     table: str | None = None
     dated_by: str | None = None
@@ -238,6 +239,8 @@ def read_source(mapping: Mapping, raw_dir: Path, rows: SourceRows | None = None)
     folder = Path(raw_dir) / mapping.source
     for file_mapping in mapping.files:
         found = file_mapping.files(folder)
+        if not found and file_mapping.optional:
+            continue
         if not found:
             rows.problems.append(
                 Problem(

@@ -33,6 +33,7 @@ SPEC_COLUMNS = {
             "PupilRef", "UPN", "Surname", "Forename", "DOB", "Sex", "Category", "StartDate",
             "Reason", "Sessions",
         ],
+        "siblings": ["PupilRef", "SiblingPupilRef"],
     },
     "social_care": {
         "cin_children": [
@@ -57,6 +58,7 @@ SPEC_COLUMNS = {
             "PersonURN", "Forename", "Surname", "DateOfBirth", "Sex", "Postcode",
             "IncidentDate", "Role", "OffenceGroup", "SeriousViolence", "Knife",
         ],
+        "associates": ["PersonURN", "AssociateURN"],
     },
     "health": {
         "ecds_attendances": [
@@ -322,3 +324,28 @@ def test_a_child_with_events_but_no_record_is_refused(made):
     ]
     with pytest.raises(ValueError, match="no record of 1 children"):
         raw_extracts(made.tables, records, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize(
+    "source, name, kind, first, second",
+    [
+        ("school", "siblings", "sibling", "PupilRef", "SiblingPupilRef"),
+        ("police", "associates", "peer", "PersonURN", "AssociateURN"),
+    ],
+)
+def test_an_agency_holds_the_relationships_between_two_people_it_both_holds(
+    made, source, name, kind, first, second
+):
+    """Every such link of the contract appears once per direction under the two records."""
+    child = child_of(made, source)
+    rows = made.raw[source][name]
+    got = set(zip(rows[first].map(child), rows[second].map(child), strict=True))
+    held = set(child.values())
+    links = made.tables["relationships"]
+    links = links[
+        (links["relationship"] == kind)
+        & links["child_id"].isin(held)
+        & links["related_child_id"].isin(held)
+    ]
+    assert got == set(zip(links["child_id"], links["related_child_id"], strict=True))
+    assert len(rows) == len(links) > 0

@@ -39,6 +39,7 @@ def _school(tables: Tables, who: pd.DataFrame, rng) -> dict[str, pd.DataFrame]:
     return {
         "census_pupils": school.census_pupils(census, assign(census["child_id"], who, rng), rng),
         "exclusions": school.exclusions(excluded, assign(excluded["child_id"], who, rng), rng),
+        "siblings": school.siblings(_relationships(tables), who, rng),
     }
 
 
@@ -49,7 +50,15 @@ def _social_care(tables: Tables, who: pd.DataFrame, rng) -> dict[str, pd.DataFra
 
 def _police(tables: Tables, who: pd.DataFrame, rng) -> dict[str, pd.DataFrame]:
     rows = tables["police"]
-    return {"involvements": police.involvements(rows, assign(rows["child_id"], who, rng))}
+    return {
+        "involvements": police.involvements(rows, assign(rows["child_id"], who, rng)),
+        "associates": police.associates(_relationships(tables), who, rng),
+    }
+
+
+def _relationships(tables: Tables) -> pd.DataFrame:
+    empty = pd.DataFrame(columns=["child_id", "related_child_id", "relationship"])
+    return tables.get("relationships", empty)
 
 
 def _health(tables: Tables, who: pd.DataFrame, rng) -> dict[str, pd.DataFrame]:

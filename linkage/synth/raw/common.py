@@ -162,3 +162,18 @@ def frame(columns: tuple[str, ...], data: dict[str, object]) -> pd.DataFrame:
     if len(length) > 1:
         raise ValueError("columns of different lengths")
     return pd.DataFrame({c: text(data[c]) for c in columns}, dtype=str)
+
+
+def links(pairs: pd.DataFrame, who: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """The relationship rows (``child_id``, ``related_child_id``) whose two children this
+    agency both holds, each side under one of that child's records: ``record_id`` and
+    ``related_record_id``."""
+    held = set(who["child_id"])
+    both = pairs[pairs["child_id"].isin(held) & pairs["related_child_id"].isin(held)]
+    both = both.reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "record_id": assign(both["child_id"], who, rng)["record_id"].to_numpy(),
+            "related_record_id": assign(both["related_child_id"], who, rng)["record_id"].to_numpy(),
+        }
+    )

@@ -6,15 +6,17 @@ the Home Office offence group in words and Y/N flags. Dates are ``YYYY-MM-DD``.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from linkage.synth.raw.common import dates, flags, frame, recode
+from linkage.synth.raw.common import dates, flags, frame, links, recode
 
 COLUMNS = {
     "involvements": (
         "PersonURN", "Forename", "Surname", "DateOfBirth", "Sex", "Postcode", "IncidentDate",
         "Role", "OffenceGroup", "SeriousViolence", "Knife",
     ),
+    "associates": ("PersonURN", "AssociateURN"),
 }  # fmt: skip
 """The columns of the police file."""
 
@@ -71,4 +73,15 @@ def involvements(rows: pd.DataFrame, who: pd.DataFrame) -> pd.DataFrame:
             "SeriousViolence": flags(rows["serious_violence"], "Y", "N"),
             "Knife": flags(rows["knife"], "Y", "N"),
         },
+    )
+
+
+def associates(relationships: pd.DataFrame, who: pd.DataFrame, rng: np.random.Generator):
+    """The peer links police intelligence holds between people the force has records of
+    (a plain format: each person's reference and an associate's); one row per direction."""
+    pairs = relationships[relationships["relationship"] == "peer"]
+    found = links(pairs, who, rng)
+    return frame(
+        COLUMNS["associates"],
+        {"PersonURN": found["record_id"], "AssociateURN": found["related_record_id"]},
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from linkage.synth.raw.common import dates, draw, flags, frame, numbers, recode
+from linkage.synth.raw.common import dates, draw, flags, frame, links, numbers, recode
 
 COLUMNS = {
     "census_pupils": (
@@ -23,6 +23,7 @@ COLUMNS = {
         "PupilRef", "UPN", "Surname", "Forename", "DOB", "Sex", "Category", "StartDate",
         "Reason", "Sessions",
     ),
+    "siblings": ("PupilRef", "SiblingPupilRef"),
 }  # fmt: skip
 """The columns of each school file."""
 
@@ -133,4 +134,15 @@ def exclusions(rows: pd.DataFrame, who: pd.DataFrame, rng: np.random.Generator) 
             "Reason": draw(rows["reason"], REASONS, rng),
             "Sessions": numbers(rows["days"].to_numpy(dtype=float) * 2),
         },
+    )
+
+
+def siblings(relationships: pd.DataFrame, who: pd.DataFrame, rng: np.random.Generator):
+    """The sibling links the schools' records hold (proposed: a school MIS's sibling
+    contacts), between pupils the school census holds; one row per direction."""
+    pairs = relationships[relationships["relationship"] == "sibling"]
+    found = links(pairs, who, rng)
+    return frame(
+        COLUMNS["siblings"],
+        {"PupilRef": found["record_id"], "SiblingPupilRef": found["related_record_id"]},
     )
