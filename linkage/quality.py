@@ -252,12 +252,24 @@ def _scores(frame: pd.DataFrame, of: pd.Series | None = None) -> dict:
     recall = right_pairs / true_pairs if true_pairs else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
-    people_per_cluster = frame.groupby("child_id")["person_id"].nunique()
-    false = mine["child_id"].map(people_per_cluster) > 1
-    clusters_per_person = frame.groupby("person_id")["child_id"].nunique()
+    # A record is falsely matched when its child is mostly another person's records, and
+    # missed when it is not with most of its own person's records (the person's other
+    # records hold it apart), as record-level missed and false matches are usually counted.
+    counts = frame.groupby(["child_id", "person_id"]).size().rename("n").reset_index()
+    owner = (
+        counts.sort_values(["n", "person_id"], ascending=[False, True])
+        .drop_duplicates("child_id")
+        .set_index("child_id")["person_id"]
+    )
+    home = (
+        counts.sort_values(["n", "child_id"], ascending=[False, True])
+        .drop_duplicates("person_id")
+        .set_index("person_id")["child_id"]
+    )
+    false = mine["child_id"].map(owner) != mine["person_id"]
     records_per_person = frame.groupby("person_id").size()
     has_match = mine["person_id"].map(records_per_person) > 1
-    missed = (mine["person_id"].map(clusters_per_person) > 1) & has_match
+    missed = (mine["child_id"] != mine["person_id"].map(home)) & has_match & ~false
     majority = frame.groupby(["child_id", "person_id"]).size().groupby("child_id").max()
     purity = float(
         majority.reindex(mine["child_id"].unique()).sum()

@@ -81,20 +81,23 @@ def test_the_linked_extracts_pass_the_contract_and_hold_no_identity(linked):
     children = pd.read_parquet(out / "extracts" / "children.parquet")
     assert set(children["child_id"]) <= set(crosswalk["child_id"])
     assert "linked" in output and (out / "linkage" / "report.html").exists()
+    related = pd.read_parquet(out / "extracts" / "relationships.parquet")
+    assert set(related["relationship"]) == {"sibling", "peer"}
+    assert (related["child_id"] != related["related_child_id"]).all()
+    assert set(related["related_child_id"]) <= set(children["child_id"])
 
 
-def test_linkage_on_an_untuned_seed_holds_its_floor(linked):
-    """Pairwise precision >= 0.995 and under 0.2% of records falsely matched, as the issue
-    asks; recall >= 0.985 and under 2% of records missing a match, short of the issue's 0.99
-    and 1% (measured here: 1.3% missed), but well under the hospital-records anchor's 4.1%."""
+def test_linkage_on_an_untuned_seed_meets_the_bar(linked):
+    """Pairwise precision >= 0.995 and recall >= 0.99; under 1% of records miss a match and
+    under 0.2% are falsely matched (the hospital-records anchor misses 4.1% at 0.2%)."""
     import json
 
     _, out, _ = linked
     report = json.loads((out / "linkage" / "report.json").read_text())
     truth = report["truth"]
     assert truth["precision"] >= 0.995, truth
-    assert truth["recall"] >= 0.985, truth
-    assert truth["missed"] < 0.02 and truth["false"] < 0.002, truth
+    assert truth["recall"] >= 0.99, truth
+    assert truth["missed"] < 0.01 and truth["false"] < 0.002, truth
     groups = {(g["group"], g["value"]) for g in report["by_group"]}
     assert {("ethnicity", "White"), ("sex", "F"), ("send", "SEND"), ("age_band", "16-17")} <= groups
     html = (out / "linkage" / "report.html").read_text()
