@@ -18,7 +18,7 @@ DATA ?= data/partnership
 LINKED ?= $(DATA)/linked
 PORT ?= 3000
 
-.PHONY: quickstart test bench bench-large lint format venv clean docs debian browser postgres
+.PHONY: quickstart test test-spark spark bench bench-large lint format venv clean docs debian browser postgres
 
 venv: $(VENV)/.installed
 
@@ -74,7 +74,17 @@ browser postgres: debian
 TEST_WORKERS ?= 2
 
 test: venv lint debian
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=10
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder --durations=10 -m "not spark"
+
+# Splink's Spark backend: pyspark (the `spark` extra) and Java 17 from Debian if missing.
+spark: venv
+	@command -v java >/dev/null || { apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless; }
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,spark]"
+
+# The Spark engine against DuckDB on a small partnership (about two minutes: Spark's start-up
+# and its local jobs), kept out of `make test` for the suite's time budget.
+test-spark: spark
+	$(BIN)/python -m pytest -m spark tests/linkage/test_spark.py
 
 lint: venv
 	$(BIN)/ruff check .

@@ -100,7 +100,9 @@ def settings(link_type: str = "dedupe_only"):
             ),
             cll.JaroWinklerLevel("surname", 0.92),
             cll.CustomLevel(
-                "list_has_any(string_split(surname_l, ' '), string_split(surname_r, ' '))",
+                # one surname is a whole word of the other (plain SQL, for DuckDB and Spark)
+                "concat(' ', surname_l, ' ') like concat('% ', surname_r, ' %') or "
+                "concat(' ', surname_r, ' ') like concat('% ', surname_l, ' %')",
                 label_for_charts="One part of a double surname",
             ),
             cll.JaroWinklerLevel("surname", 0.8),
@@ -177,19 +179,16 @@ def score_pairs(
     model : dict
         The trained Splink model (its settings, as Splink saves them).
     """
-    from splink import Linker, block_on
+    from splink import DuckDBAPI, Linker, block_on
 
     logging.getLogger("splink").setLevel(logging.ERROR)
     if engine == "spark":
         from splink import SparkAPI
 
         db = SparkAPI(spark_session=spark)
-        table = db.register(
-            spark.createDataFrame(records.astype(object).where(records.notna(), None))
-        )
+        table = db.register(_spark_frame(spark, records))
     else:
         import duckdb
-        from splink import DuckDBAPI
 
         connection = duckdb.connect()
         connection.execute("SET enable_progress_bar = false")
@@ -231,3 +230,22 @@ def exact_pairs(records: pd.DataFrame) -> pd.DataFrame:
         ok = year_l.isna() | year_r.isna() | (year_l == year_r)
         found.append(both.loc[ok.to_numpy(dtype=bool), ["unique_id_l", "unique_id_r"]])
     return pd.concat(found).drop_duplicates().reset_index(drop=True)
+
+
+def _spark_frame(spark, records: pd.DataFrame):
+    """The standardised records as a Spark DataFrame with an explicit schema (nulls kept)."""
+    from pyspark.sql import types as T
+
+    fields = [T.StructField("unique_id", T.LongType(), False)] + [
+        T.StructField(c, T.LongType() if c == "dob_year" else T.StringType(), True)
+        for c in records.columns
+        if c != "unique_id"
+    ]
+    rows = [
+        tuple(
+            None if pd.isna(v) else (int(v) if c in ("unique_id", "dob_year") else str(v))
+            for c, v in zip(records.columns, row, strict=True)
+        )
+        for row in records.itertuples(index=False)
+    ]
+    return spark.createDataFrame(rows, T.StructType(fields))

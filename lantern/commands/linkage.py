@@ -175,7 +175,12 @@ def link(
         raise typer.Exit(code=1) from None
     finally:
         if spark is not None:
+            import shutil
+
+            checkpoints = spark.sparkContext.getCheckpointDir()
             spark.stop()
+            if checkpoints:
+                shutil.rmtree(checkpoints.removeprefix("file:"), ignore_errors=True)
     when = pd.Timestamp(max(ingested.people["last_seen"].dropna(), default=pd.Timestamp.now()))
     send = send_recorded(linked.tables.get("school_census"))
     groups = record_groups(linked.tables["children"], send, when)
@@ -265,14 +270,22 @@ def _truth(folder: Path | None):
 def _spark(master: str | None):
     try:
         from pyspark.sql import SparkSession
+        from splink.backends.spark import similarity_jar_location
     except ImportError:
         console.print(
-            Text("the Spark engine needs pyspark: pip install 'lantern[spark]'", style="bold red")
+            Text("the Spark engine needs pyspark (and Java 17): make spark", style="bold red")
         )
         raise typer.Exit(code=1) from None
-    return (
+    import tempfile
+
+    spark = (
         SparkSession.builder.master(master or "local[2]")
         .appName("lantern-link")
+        .config("spark.jars", similarity_jar_location())
         .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "8")
         .getOrCreate()
     )
+    # Splink checkpoints its intermediate tables; the folder goes when the session stops.
+    spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="lantern-spark-"))
+    return spark
