@@ -141,6 +141,14 @@ STAGES = {
         "print('CHECKS', json.dumps(checks))\n"
         "print('SECTION', json.dumps(lines))\n"
     ),
+    "raw_path": (
+        "import json\n"
+        "from benchmarks.linkage import bench_raw_path\n"
+        "note, checks, lines = bench_raw_path(r'{data}')\n"
+        "print(note)\n"
+        "print('CHECKS', json.dumps(checks))\n"
+        "print('SECTION', json.dumps(lines))\n"
+    ),
     "label_bias": (
         "import json\n"
         "from benchmarks.label_bias import bench_label_bias\n"
@@ -161,6 +169,7 @@ NEEDS = {
     "compas": [],
     "directions": ["synth", "features"],
     "link": ["synth"],
+    "raw_path": ["synth", "features", "link"],
     "label_bias": [],
 }
 
@@ -321,6 +330,7 @@ TARGETS = {
     "prompts with an immaterial, empty or contrary reason in their top 5",
     "link": "< 60 s; pairwise precision >= 0.995, recall >= 0.99; under 1% of records missing "
     "a match and under 0.2% falsely matched; every ethnic group's F1 within 0.01 of the best",
+    "raw_path": "both models' AUC within age on the linked extracts within 0.01 of the pre-linked",
     "label_bias": "London mix: bias 1.5 flagged in >= 9/10 seeds; none and equal "
     "under-recording in <= 1/10",
 }
@@ -343,6 +353,8 @@ DETAILS = {
     "constraints on the same split (see its section below): {note}",
     "link": "the raw agency extracts linked back into children, against the truth and "
     "beside linkage on the identifiers alone (see its section below): {note}",
+    "raw_path": "both models trained on the linked and on the pre-linked extracts (see its "
+    "section below): {note}",
     "label_bias": "the label-bias check on 10 partnerships per setting (see its section "
     "below): {note}",
 }
