@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,27 @@ class EncodedJSON(str):
 def _json_text(value: Any) -> str:
     """The database's JSON serialiser: encoded text as it is, anything else encoded now."""
     return str(value) if isinstance(value, EncodedJSON) else json.dumps(value)
+
+
+def _use_wal(cursor, timeout: float) -> None:
+    """Put the database in WAL mode (it stays so, in the file), retrying while it is busy.
+
+    Changing the journal mode needs the file to itself, and SQLite can answer "database is
+    locked" at once, without its busy handler, while another process is opening the same new
+    file (seen with four workers creating one store), so the change is retried up to
+    ``timeout`` seconds. A file already in WAL mode needs no change and takes no lock.
+    """
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def make_engine(settings: StoreSettings) -> Engine:
@@ -62,7 +85,7 @@ def make_engine(settings: StoreSettings) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {settings.busy_timeout_ms}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cursor, settings.busy_timeout_ms / 1000)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA mmap_size = 268435456")
         cursor.execute("PRAGMA foreign_keys = ON")
