@@ -102,6 +102,9 @@ class AuditReport:
     generated_at, generator : str
     cross_checks : tuple of Triangulation
         The label-bias check from recorded data alone, when there is one.
+    linkage : dict or None
+        The linkage report of the extracts the model was trained on (``lantern link``'s
+        ``report.json``), when Lantern linked them.
     """
 
     result: AuditResult
@@ -112,6 +115,7 @@ class AuditReport:
     generated_at: str
     generator: str
     cross_checks: tuple[Triangulation, ...] = ()
+    linkage: Mapping[str, Any] | None = None
 
 
 def prepare_report(
@@ -121,6 +125,7 @@ def prepare_report(
     policy: FairnessPolicy | None = None,
     previous: AuditResult | Mapping | None = None,
     cross_checks: Sequence[Triangulation] = (),
+    linkage: Mapping[str, Any] | None = None,
 ) -> AuditReport:
     """Bundle a result with its words, its policy's verdict and the changes since last time.
 
@@ -136,6 +141,9 @@ def prepare_report(
     cross_checks : sequence of Triangulation, optional
         The label-bias check of the same outcome from recorded data alone
         (:func:`fairness.triangulation.triangulate`), shown beside the true-outcome view.
+    linkage : mapping, optional
+        The linkage report of the extracts (``lantern link``): its missed and false matches
+        (or, without ground truth, records linked to nothing) by group are shown.
     """
     try:
         generator = f"lantern {metadata.version('lantern')}"
@@ -150,6 +158,7 @@ def prepare_report(
         generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         generator=generator,
         cross_checks=tuple(cross_checks),
+        linkage=linkage,
     )
 
 
@@ -195,6 +204,9 @@ def to_document(report: AuditReport) -> dict[str, Any]:
         "reasons": None if verdict is None else verdict["reasons"],
         "changes": None if report.changes is None else report.changes.to_dict(),
         "cross_checks": [c.to_dict() for c in report.cross_checks],
+        "linkage": None
+        if report.linkage is None
+        else {k: report.linkage.get(k) for k in ("records", "children", "truth", "flagged")},
     }
     return doc
 

@@ -328,6 +328,62 @@ def _label_bias(report: AuditReport) -> str:
     return "\n".join(out) + checks
 
 
+def _pct_interval(rate: float, low: float, high: float) -> str:
+    return f"{100 * rate:.2f}% ({100 * low:.2f}&ndash;{100 * high:.2f}%)"
+
+
+def _linkage(report: AuditReport) -> str:
+    link = report.linkage
+    if not link:
+        return (
+            "<p>No linkage report was logged with the training run: the extracts came "
+            "already linked (by the partnership), so how well they were linked is not known "
+            "here.</p>"
+        )
+    out = [
+        f"<p>The agencies' records were linked by Lantern (<code>lantern link</code>): "
+        f"{link['records']:,} person records into {link['children']:,} children. A false "
+        "match puts another child's records behind a prompt; a missed match scatters a "
+        "child's records, so the child looks less known to services than they are, and is "
+        "less likely to be flagged.</p>"
+    ]
+    flags = link.get("flagged") or []
+    groups = link.get("by_group")
+    if link.get("truth") and groups:
+        said = (
+            f"<p class='flag'><strong>Flagged:</strong> {_e('; '.join(flags))} (a rate whose "
+            "interval lies wholly above the rest of its grouping's).</p>"
+            if flags
+            else "<p>No group is linked worse than the rest of its grouping beyond chance.</p>"
+        )
+        rows = [
+            f'<tr><td class="text">{_e(g["group"])}</td><td class="text">{_e(g["value"])}</td>'
+            f"<td>{g['records']:,}</td>"
+            f"<td>{_pct_interval(g['missed'], g['missed_low'], g['missed_high'])}</td>"
+            f"<td>{_pct_interval(g['false'], g['false_low'], g['false_high'])}</td>"
+            f"<td class='text'>{'flagged' if g.get('missed_flag') or g.get('false_flag') else ''}"
+            "</td></tr>"
+            for g in groups
+        ]
+        head = ["grouping", "group", "records", "missed matches", "false matches", ""]
+        out += [said, "<p>Against the synthetic truth of who is who:</p>", _table(head, rows)]
+    else:
+        alone = [u for u in link.get("unlinked", []) if u["agency"] == "all"]
+        rows = [
+            f'<tr><td class="text">{_e(u["group"])}</td><td class="text">{_e(u["value"])}</td>'
+            f"<td>{u['records']:,}</td><td>{_pct_interval(u['rate'], u['low'], u['high'])}</td>"
+            "</tr>"
+            for u in alone
+        ]
+        out += [
+            "<p>Without ground truth, records linked to no other record, by group (a child "
+            "known to one agency is alone rightly; a group alone far more often may be missed "
+            "more often):</p>",
+            _table(["grouping", "group", "records", "linked to no other record"], rows),
+        ]
+    return "\n".join(out)
+
+
 def _cross_checks(report: AuditReport) -> str:
     """The label-bias check from recorded data alone, when the report carries one."""
     if not report.cross_checks:
@@ -506,6 +562,7 @@ SECTION_BODIES = {
     "disparities": _disparities,
     "calibration": _calibration,
     "label_bias": _label_bias,
+    "linkage": _linkage,
     "criterion": _criterion,
     "baseline": _baseline,
     "changes": _changes,

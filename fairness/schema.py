@@ -301,6 +301,23 @@ class CrossCheckDoc(_Strict):
     rows: list[CrossCheckRow]
 
 
+class LinkageDoc(BaseModel):
+    """How the audited model's extracts were linked (``lantern link``), when Lantern linked them."""
+
+    model_config = ConfigDict(extra="forbid")
+    records: int = Field(description="Agency person records linked.")
+    children: int = Field(description="Children they were linked into.")
+    truth: dict[str, float | int] | None = Field(
+        description="Against synthetic ground truth: pairwise precision, recall and F1, "
+        "purity, record-level missed and false match rates with 95% intervals; null on real "
+        "data."
+    )
+    flagged: list[str] | None = Field(
+        description="Groups linked worse than the rest of their grouping, e.g. "
+        "'ethnicity Black: missed'."
+    )
+
+
 class FairnessDocument(AuditDoc):
     """The whole ``fairness.json`` document."""
 
@@ -315,6 +332,10 @@ class FairnessDocument(AuditDoc):
         default_factory=list,
         description="The label-bias check from recorded data alone, when the audited model's "
         "run logged one (empty otherwise).",
+    )
+    linkage: LinkageDoc | None = Field(
+        default=None,
+        description="How the extracts were linked, when Lantern linked them (null otherwise).",
     )
 
 

@@ -19,6 +19,7 @@ SECTIONS = {
     "disparities": "Disparities against the reference group",
     "calibration": "Calibration by group",
     "label_bias": "Recorded and true outcomes",
+    "linkage": "Linkage of the records",
     "criterion": "Choice of fairness criterion",
     "baseline": "Comparison with a baseline",
     "changes": "What changed since the last audit",

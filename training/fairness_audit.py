@@ -24,7 +24,7 @@ import pandas as pd
 from features.build import label_column
 from features.outcomes import load_outcomes
 from features.populations import age_bands
-from models.artifacts import FAIRNESS_ARTIFACT, FAIRNESS_REPORT_JSON
+from models.artifacts import FAIRNESS_ARTIFACT, FAIRNESS_REPORT_JSON, LINKAGE_REPORT
 from models.tracking import CHALLENGER, TrackingSettings, get_alias, load_run_artifact_json
 from models.versions import find_version, logged_label_rows, logged_test_rows
 from training.label_bias import logged_label_bias
@@ -144,6 +144,7 @@ def audit_model(
         policy=policy or FairnessPolicy.assistive(),
         previous=previous,
         cross_checks=logged_label_bias(found.run_id, settings),
+        linkage=load_run_artifact_json(found.run_id, LINKAGE_REPORT, settings),
     )
     logged = _log(report, name, found, settings)
     return ModelAudit(name, str(found.version), report, report.verdict, logged)

@@ -34,6 +34,7 @@ PROMPT_KEYS = {
     "purpose",
     "issued_at",
     "advisory_notice",
+    "linkage",
     "judgement_invitation",
     "models",
 }
@@ -306,6 +307,7 @@ def test_a_prompt_for_both_models_has_every_field_and_is_json(
     text = json.dumps(data, allow_nan=False)
     data = json.loads(text)
     assert set(data) == PROMPT_KEYS
+    assert data["linkage"] is None  # no linkage given: the prompt says nothing of it
     assert data["advisory_notice"] == wording.ADVISORY_NOTICE
     assert data["judgement_invitation"] == wording.JUDGEMENT_INVITATION
     assert data["snapshot_date"] == f"{explain_latest['snapshot_date'].iloc[child]:%Y-%m-%d}"

@@ -193,6 +193,35 @@ def test_identities_corrupted_for_one_group_only_flag_that_group(tmp_path):
     assert "ethnicity Black: missed" in report["flagged"], report["flagged"]
     html = (tmp_path / "out" / "linkage" / "report.html").read_text()
     assert "Flagged" in html and "ethnicity Black: missed" in html
+    # The fairness audit of a model trained on these extracts shows the same flag.
+    audited = _audit_page(partnership, report)
+    assert "Linkage of the records" in audited and "ethnicity Black: missed" in audited
+
+
+def _audit_page(partnership, linkage: dict) -> str:
+    """A fairness audit page of some scores of the partnership's children, with the linkage
+    report of its extracts (as ``lantern audit`` shows it for a model trained on them)."""
+    import numpy as np
+
+    from fairness import audit
+    from fairness.report import prepare_report
+    from fairness.report_html import render_html
+
+    children = partnership.tables["children"]
+    rng = np.random.default_rng(0)
+    rows = children.assign(
+        score=rng.random(len(children)), label=(rng.random(len(children)) < 0.1).astype(int)
+    )
+    result = audit(
+        rows,
+        score="score",
+        label="label",
+        groups=["ethnicity", "sex"],
+        top_k=0.1,
+        n_boot=20,
+        intersections=False,
+    )
+    return render_html(prepare_report(result, linkage=linkage))
 
 
 def test_the_datasheet_and_record_describe_the_linkage_from_its_report(linked):
